@@ -1,0 +1,41 @@
+"""mtls-doctor: why a server rejects your client certificate, and how to fix it.
+
+The public API is small and imported lazily (so ``mtls-doctor --help`` does
+not load ``cryptography``)::
+
+    from mtls_doctor import inspect_identities, probe, check, explain
+
+Everything listed in ``__all__`` is guarded by ``tests/unit/test_public_api.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "inspect_identities": "mtls_doctor.inspection",
+    "load_identities": "mtls_doctor.bundle",
+    "Cause": "mtls_doctor.causes",
+    "CATALOGUE": "mtls_doctor.causes",
+    "Finding": "mtls_doctor.model",
+    "Severity": "mtls_doctor.model",
+    "Verdict": "mtls_doctor.model",
+    "CertFacts": "mtls_doctor.model",
+    "IdentityFacts": "mtls_doctor.model",
+    "InspectReport": "mtls_doctor.model",
+    "MtlsDoctorError": "mtls_doctor.errors",
+    "build_lab_pki": "mtls_doctor.lab.pki",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'mtls_doctor' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module_name), name)

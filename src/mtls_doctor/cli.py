@@ -1,0 +1,119 @@
+"""The command line: arguments → library call → render → exit code.
+
+No diagnosis logic lives here. Each command is a small module in
+``mtls_doctor.commands`` with ``add_arguments(parser)`` and
+``run(args, ui) -> int``; those modules import the heavy libraries
+(``cryptography``, ``OpenSSL``) inside ``run`` so that ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from mtls_doctor import __version__
+from mtls_doctor.errors import MtlsDoctorError, UsageError
+
+#: command name → (module, one-line help). Order is the order of ``--help``.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("check", "diagnose why a server rejects (or accepts) a client certificate"),
+    "probe": ("probe", "what a server asks of a client: client auth, accepted CA names"),
+    "inspect": ("inspect", "inspect local identities: PEM, DER, PKCS#12, directories"),
+    "explain": ("explain", "explain a pasted error message (browser, curl, OpenSSL, ...)"),
+    "lint-server": ("lint_server", "audit nginx / Apache / HAProxy client-auth settings"),
+    "watch": ("watch", "client-certificate expiry and issuing-CA drift"),
+    "exporter": ("exporter", "serve watch results as Prometheus metrics"),
+    "identities": ("identities", "which identities a browser would offer for a server"),
+    "lab": ("lab", "the built-in mTLS lab: PKI and local servers"),
+    "demo": ("demo", "run every lab scenario through check and show the verdicts"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so errors follow the contract."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _available_commands() -> dict[str, tuple[str, str]]:
+    """Commands whose module exists in this build."""
+    from importlib.util import find_spec
+
+    return {
+        name: entry
+        for name, entry in COMMANDS.items()
+        if find_spec(f"mtls_doctor.commands.{entry[0]}") is not None
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser; each command adds its own arguments."""
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--json", action="store_true", help="machine-readable JSON on stdout, nothing else"
+    )
+    parser = _Parser(
+        prog="mtls-doctor",
+        description="Tells you why a server rejects your client certificate, how to fix "
+        "it, and how to keep it from happening again.",
+    )
+    parser.add_argument("--version", action="version", version=f"mtls-doctor {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module_name, help_text) in _available_commands().items():
+        module = importlib.import_module(f"mtls_doctor.commands.{module_name}")
+        command = sub.add_parser(
+            name,
+            parents=[common],
+            help=help_text,
+            description=(module.__doc__ or help_text).strip(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    return "--json" in argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mtls-doctor`` console script."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    from mtls_doctor import ui as ui_module
+
+    ui = ui_module.UI(json_mode=_wants_json(args_list))
+    try:
+        parser = build_parser()
+        args = parser.parse_args(args_list)
+        if getattr(args, "run", None) is None:
+            parser.print_help(sys.stderr)
+            return 2
+        ui = ui_module.UI(json_mode=bool(args.json))
+        code: int = args.run(args, ui)
+        return code
+    except MtlsDoctorError as exc:
+        ui.error(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mtls-doctor: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # stdout closed early (`| head`): not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # the last line of defence: never a traceback
+        if os.environ.get("MTLS_DOCTOR_DEBUG"):
+            raise
+        ui.internal_error(exc)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

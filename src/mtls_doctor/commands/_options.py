@@ -1,0 +1,97 @@
+"""Options shared by several commands, and what they turn into."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from mtls_doctor.errors import UsageError
+
+PasswordSource = Callable[[str], "bytes | None"]
+
+
+def add_password_arguments(parser: argparse.ArgumentParser) -> None:
+    """--password-file / --password-env (a password is never taken on the command line)."""
+    group = parser.add_argument_group("passwords (never on the command line)")
+    exclusive = group.add_mutually_exclusive_group()
+    exclusive.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="read the PKCS#12 / key password from the first line of FILE",
+    )
+    exclusive.add_argument(
+        "--password-env", metavar="VAR", help="read the password from environment variable VAR"
+    )
+
+
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """--timeout, --sni, --connect-to (CONTRACT.md, targets)."""
+    parser.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="bound every network step (default 10)",
+    )
+    parser.add_argument("--sni", metavar="NAME", help="server name to send (default: the host)")
+    parser.add_argument(
+        "--connect-to",
+        "--resolve",
+        dest="connect_to",
+        metavar="IP",
+        help="connect to this address instead of resolving the host name",
+    )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError("must be between 0 and 3600 seconds")
+    return value
+
+
+def password_source(args: argparse.Namespace) -> PasswordSource:
+    """The password source the options describe; the secret is read only when needed."""
+    cache: dict[str, bytes | None] = {}
+
+    def from_file(_path: str) -> bytes | None:
+        if "file" not in cache:
+            try:
+                with open(args.password_file, "rb") as handle:
+                    first = handle.readline(65536)
+            except OSError as exc:
+                raise UsageError(
+                    f"--password-file {args.password_file}: cannot read "
+                    f"({exc.strerror or 'error'})"
+                ) from None
+            cache["file"] = first.rstrip(b"\r\n")
+        return cache["file"]
+
+    def from_env(_path: str) -> bytes | None:
+        value = os.environ.get(args.password_env)
+        if value is None:
+            raise UsageError(f"--password-env {args.password_env}: the variable is not set")
+        return value.encode()
+
+    def from_prompt(path: str) -> bytes | None:
+        if path not in cache:
+            import getpass
+
+            try:
+                cache[path] = getpass.getpass(f"Password for {path}: ").encode()
+            except (EOFError, OSError):
+                cache[path] = None
+        return cache[path]
+
+    if getattr(args, "password_file", None):
+        return from_file
+    if getattr(args, "password_env", None):
+        return from_env
+    if sys.stdin is not None and sys.stdin.isatty():
+        return from_prompt
+    return lambda _path: None

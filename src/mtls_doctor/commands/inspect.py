@@ -1,0 +1,69 @@
+"""Inspect local client identities: PEM, DER, PKCS#12 (.p12/.pfx) and directories.
+
+For each identity: subject, issuer, validity, key (present, matching),
+usage for client authentication, the chain in the bundle, and findings.
+Exit 0 when nothing is wrong, 1 when a problem is found, 2 when a file
+cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mtls_doctor.commands._options import add_password_arguments, password_source
+from mtls_doctor.ui import UI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``inspect``."""
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="file or directory")
+    parser.add_argument("--key", metavar="FILE", help="private key in a separate file")
+    parser.add_argument(
+        "--warn-days",
+        type=int,
+        default=30,
+        metavar="N",
+        help="warn when a certificate expires within N days (default 30)",
+    )
+    add_password_arguments(parser)
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    """Load, apply the rules, render, and map to an exit code."""
+    from mtls_doctor.errors import BundleLoadError, PasswordError
+    from mtls_doctor.inspection import inspect_identities
+    from mtls_doctor.model import Severity
+    from mtls_doctor.render import json as render_json
+
+    report = inspect_identities(
+        args.paths, key_path=args.key, password=password_source(args), warn_days=args.warn_days
+    )
+    if report.problems:
+        first = report.problems[0]
+        document = render_json.inspect_report(report)
+        if ui.json_mode:
+            ui.attach_to_error(identities=document["identities"], problems=document["problems"])
+        elif report.identities:
+            from mtls_doctor.render import text
+
+            text.inspect_report(ui.console, report)
+        more = len(report.problems) - 1
+        suffix = f" (and {more} more unreadable file{'s' if more > 1 else ''})" if more else ""
+        if first.code in ("password_needed", "wrong_password"):
+            raise PasswordError(
+                first.path, first.message.split(": ", 1)[-1] + suffix,
+                needed=first.code == "password_needed",
+            )
+        raise BundleLoadError(first.path, first.message.split(": ", 1)[-1] + suffix)
+    if ui.json_mode:
+        ui.emit_json(render_json.inspect_report(report))
+    else:
+        from mtls_doctor.render import text
+
+        text.inspect_report(ui.console, report)
+    blocking = any(
+        f.severity in (Severity.ERROR, Severity.WARNING)
+        for item in report.identities
+        for f in item.findings
+    )
+    return 1 if blocking or not report.identities else 0

@@ -1,0 +1,552 @@
+"""The lab PKI: a root, an issuing intermediate, an unrelated CA, a rotated CA,
+and one client identity for every way a client certificate fails.
+
+Everything is generated with ``cryptography`` at run time (no key material is
+ever committed). Time is a parameter so tests are reproducible; serial numbers
+and keys are random. The manifest says which identity shows which cause.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    ExtendedKeyUsageOID,
+    NameOID,
+)
+
+from mtls_doctor.causes import Cause
+
+PrivateKey = Any
+
+ORG = "mtls-doctor lab"
+
+
+def _name(common_name: str, unit: str | None = None) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORG)]
+    if unit:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    return x509.Name(attrs)
+
+
+def _ec_key() -> PrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _rsa_key(bits: int) -> PrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+@dataclass(frozen=True, slots=True)
+class LabCA:
+    """A CA of the lab: its certificate and key (the key stays in memory and in DIR/ca)."""
+
+    name: str
+    certificate: x509.Certificate
+    key: PrivateKey = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabIdentity:
+    """One client identity of the lab and the cause it demonstrates."""
+
+    name: str
+    expected: Cause
+    description: str
+    certificate: x509.Certificate
+    #: What the bundle files hold beside the leaf (may omit the intermediate on purpose).
+    chain: tuple[x509.Certificate, ...]
+    #: The key written into the bundle (None: no key; another key: mismatch).
+    bundle_key: PrivateKey | None = field(repr=False)
+    #: Leaf, chain and key in one PEM file.
+    pem: Path
+    #: PKCS#12 without / with password (None where a PKCS#12 cannot exist).
+    p12: Path | None
+    p12_protected: Path | None
+
+    @property
+    def crt(self) -> Path:
+        """Leaf and chain, PEM, without the key."""
+        return self.pem.with_suffix(".crt")
+
+    @property
+    def key(self) -> Path | None:
+        """The key alone, PEM (None for the no-key identity)."""
+        return self.pem.with_suffix(".key") if self.bundle_key is not None else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabPKI:
+    """A generated lab: where its files are, and the objects for in-process servers."""
+
+    directory: Path
+    now: datetime
+    root: LabCA
+    intermediate: LabCA
+    unrelated: LabCA
+    rotated: LabCA
+    server_cert: x509.Certificate
+    server_key: PrivateKey = field(repr=False)
+    identities: dict[str, LabIdentity]
+    #: The CRL of the intermediate (revokes the ``revoked`` identity).
+    crl: x509.CertificateRevocationList
+    password_file: Path
+    base_url: str | None = None
+
+    @property
+    def client_ca_bundle(self) -> Path:
+        """The CAs a lab server trusts for client certificates (the root)."""
+        return self.directory / "ca" / "client-ca-bundle.pem"
+
+    @property
+    def server_pem(self) -> Path:
+        """The lab server's certificate chain."""
+        return self.directory / "server" / "server.pem"
+
+    @property
+    def server_key_file(self) -> Path:
+        """The lab server's private key (mode 0600)."""
+        return self.directory / "server" / "server.key"
+
+    @property
+    def crl_file(self) -> Path:
+        """The intermediate's CRL, PEM."""
+        return self.directory / "ca" / "intermediate.crl.pem"
+
+    @property
+    def manifest_file(self) -> Path:
+        """manifest.json: which identity shows which cause."""
+        return self.directory / "manifest.json"
+
+
+#: (name, expected cause, what it demonstrates). The order is the demo's order.
+IDENTITY_CATALOGUE: tuple[tuple[str, Cause, str], ...] = (
+    ("good-rsa", Cause.ACCEPTED, "RSA 2048 client certificate with its full chain"),
+    ("good-ecdsa", Cause.ACCEPTED, "ECDSA P-256 client certificate with its full chain"),
+    ("expiring-soon", Cause.ACCEPTED, "valid, but expires in 10 days (a warning)"),
+    ("expired", Cause.CERTIFICATE_EXPIRED, "notAfter was yesterday"),
+    ("not-yet-valid", Cause.CERTIFICATE_NOT_YET_VALID, "notBefore is in two days"),
+    ("revoked", Cause.CERTIFICATE_REVOKED, "listed in the intermediate's CRL"),
+    ("untrusted", Cause.UNTRUSTED_ISSUER, "issued by a CA the servers do not trust"),
+    ("rotated", Cause.ISSUER_ROTATED, "issued by a new CA key under the trusted root's name"),
+    (
+        "missing-intermediate",
+        Cause.MISSING_INTERMEDIATE,
+        "issued by the intermediate, bundle without the intermediate",
+    ),
+    ("no-key", Cause.PRIVATE_KEY_MISSING, "the bundle holds the certificates but no key"),
+    ("mismatched-key", Cause.PRIVATE_KEY_MISMATCH, "the bundle's key belongs to another cert"),
+    ("no-client-auth", Cause.WRONG_KEY_USAGE, "extended key usage serverAuth only"),
+    ("rsa-1024", Cause.UNSUPPORTED_KEY, "RSA 1024-bit key"),
+)
+
+
+class _Issuer:
+    """Signs certificates for one CA, with the lab's extensions."""
+
+    def __init__(self, ca: LabCA, base_url: str | None) -> None:
+        self.ca = ca
+        self.base_url = base_url
+
+    def sign(
+        self,
+        *,
+        subject: x509.Name,
+        public_key: Any,
+        not_before: datetime,
+        not_after: datetime,
+        ca: bool = False,
+        path_length: int | None = None,
+        eku: Sequence[x509.ObjectIdentifier] | None = (ExtendedKeyUsageOID.CLIENT_AUTH,),
+        san: Sequence[x509.GeneralName] = (),
+        aia_name: str | None = None,
+        hash_algorithm: hashes.HashAlgorithm | None = None,
+    ) -> x509.Certificate:
+        issuer_cert = self.ca.certificate
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer_cert.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca.key.public_key()),
+                critical=False,
+            )
+        )
+        if ca:
+            usage = _key_usage(sign=True, cert_sign=True)
+        else:
+            usage = _key_usage(sign=True, encipher=isinstance(public_key, rsa.RSAPublicKey))
+        builder = builder.add_extension(usage, critical=True)
+        if eku:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName(list(san)), critical=False)
+        if self.base_url and aia_name:
+            builder = builder.add_extension(
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.OCSP,
+                            x509.UniformResourceIdentifier(f"{self.base_url}/ocsp/{aia_name}"),
+                        ),
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.CA_ISSUERS,
+                            x509.UniformResourceIdentifier(f"{self.base_url}/ca/{aia_name}.der"),
+                        ),
+                    ]
+                ),
+                critical=False,
+            ).add_extension(
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            full_name=[
+                                x509.UniformResourceIdentifier(
+                                    f"{self.base_url}/crl/{aia_name}.crl"
+                                )
+                            ],
+                            relative_name=None,
+                            reasons=None,
+                            crl_issuer=None,
+                        )
+                    ]
+                ),
+                critical=False,
+            )
+        return builder.sign(self.ca.key, hash_algorithm or hashes.SHA256())
+
+
+def _key_usage(
+    *, sign: bool = False, cert_sign: bool = False, encipher: bool = False
+) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=sign,
+        content_commitment=False,
+        key_encipherment=encipher,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _self_signed_ca(name: x509.Name, key: PrivateKey, now: datetime) -> x509.Certificate:
+    public = key.public_key()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=30))
+        .not_valid_after(now + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_key_usage(sign=True, cert_sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key: PrivateKey) -> bytes:
+    return bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+def _write(path: Path, data: bytes, *, secret: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if secret:
+        # Created 0600 from the start: the key never sits world-readable.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    else:
+        path.write_bytes(data)
+
+
+def _write_ca(directory: Path, stem: str, ca: LabCA) -> None:
+    _write(directory / "ca" / f"{stem}.pem", _pem(ca.certificate))
+    _write(
+        directory / "ca" / f"{stem}.der", ca.certificate.public_bytes(serialization.Encoding.DER)
+    )
+    _write(directory / "ca" / f"{stem}.key", _key_pem(ca.key), secret=True)
+
+
+def build_crl(
+    ca: LabCA,
+    revoked_serials: Sequence[int],
+    *,
+    now: datetime,
+    next_update: timedelta = timedelta(days=7),
+    this_update: datetime | None = None,
+) -> x509.CertificateRevocationList:
+    """A CRL signed by ``ca`` revoking ``revoked_serials`` (keyCompromise) as of ``now``."""
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.certificate.subject)
+        .last_update(this_update or now - timedelta(hours=1))
+        .next_update((this_update or now) + next_update)
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
+            critical=False,
+        )
+    )
+    for serial in revoked_serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(serial)
+            .revocation_date(now - timedelta(hours=1))
+            .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
+            .build()
+        )
+    return builder.sign(ca.key, hashes.SHA256())
+
+
+def build_lab_pki(
+    directory: str | os.PathLike[str],
+    *,
+    now: datetime | None = None,
+    base_url: str | None = None,
+    server_names: Sequence[str] = ("localhost", "127.0.0.1"),
+) -> LabPKI:
+    """Generate the lab into ``directory`` and return it.
+
+    ``now`` fixes every validity period (default: the current time).
+    ``base_url`` (e.g. ``http://127.0.0.1:8080``) puts AIA (OCSP, caIssuers)
+    and CRL distribution point URLs into the issued certificates.
+    """
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+
+    root = LabCA("root", _self_signed_ca(_name("Lab Root CA"), k := _ec_key(), now), k)
+    rotated = LabCA("rotated", _self_signed_ca(_name("Lab Root CA"), k := _ec_key(), now), k)
+    unrelated = LabCA(
+        "unrelated", _self_signed_ca(_name("Unrelated Root CA", "elsewhere"), k := _ec_key(), now), k
+    )
+    inter_key = _ec_key()
+    inter_cert = _Issuer(root, base_url).sign(
+        subject=_name("Lab Issuing CA"),
+        public_key=inter_key.public_key(),
+        not_before=now - timedelta(days=30),
+        not_after=now + timedelta(days=1825),
+        ca=True,
+        path_length=0,
+        eku=None,
+        aia_name="root",
+    )
+    intermediate = LabCA("intermediate", inter_cert, inter_key)
+    for stem, ca in (
+        ("root", root),
+        ("intermediate", intermediate),
+        ("unrelated-ca", unrelated),
+        ("rotated-root", rotated),
+    ):
+        _write_ca(out, stem, ca)
+    _write(out / "ca" / "client-ca-bundle.pem", _pem(root.certificate))
+
+    server_key = _ec_key()
+    sans: list[x509.GeneralName] = []
+    for name in server_names:
+        try:
+            sans.append(x509.IPAddress(ip_address(name)))
+        except ValueError:
+            sans.append(x509.DNSName(name))
+    server_cert = _Issuer(intermediate, None).sign(
+        subject=_name(server_names[0], "server"),
+        public_key=server_key.public_key(),
+        not_before=now - timedelta(days=1),
+        not_after=now + timedelta(days=365),
+        eku=(ExtendedKeyUsageOID.SERVER_AUTH,),
+        san=sans,
+    )
+    _write(out / "server" / "server.pem", _pem(server_cert) + _pem(inter_cert))
+    _write(out / "server" / "server.key", _key_pem(server_key), secret=True)
+
+    password = secrets.token_urlsafe(18).encode()
+    password_file = out / "p12-password.txt"
+    _write(password_file, password + b"\n", secret=True)
+
+    issuers = {
+        "intermediate": _Issuer(intermediate, base_url),
+        "unrelated": _Issuer(unrelated, base_url),
+        "rotated": _Issuer(rotated, base_url),
+    }
+    identities: dict[str, LabIdentity] = {}
+    year = timedelta(days=365)
+    for name, expected, description in IDENTITY_CATALOGUE:
+        key = _rsa_key(2048) if name == "good-rsa" else _rsa_key(1024) if name == "rsa-1024" else _ec_key()
+        issuer_name = {"untrusted": "unrelated", "rotated": "rotated"}.get(name, "intermediate")
+        issuer = issuers[issuer_name]
+        not_before, not_after = now - timedelta(hours=1), now + year
+        if name == "expired":
+            not_before, not_after = now - 2 * year, now - timedelta(days=1)
+        elif name == "not-yet-valid":
+            not_before = now + timedelta(days=2)
+        elif name == "expiring-soon":
+            not_after = now + timedelta(days=10)
+        cert = issuer.sign(
+            subject=_name(f"{name}@lab.test", "clients"),
+            public_key=key.public_key(),
+            not_before=not_before,
+            not_after=not_after,
+            eku=(ExtendedKeyUsageOID.SERVER_AUTH,) if name == "no-client-auth"
+            else (ExtendedKeyUsageOID.CLIENT_AUTH,),
+            san=[x509.RFC822Name(f"{name}@lab.test")],
+            aia_name=issuer_name,
+        )
+        chain: tuple[x509.Certificate, ...] = (issuer.ca.certificate,)
+        if name == "missing-intermediate":
+            chain = ()
+        bundle_key: PrivateKey | None = key
+        if name == "no-key":
+            bundle_key = None
+        elif name == "mismatched-key":
+            bundle_key = _ec_key()
+        identities[name] = _write_identity(
+            out, name, expected, description, cert, chain, bundle_key, password
+        )
+
+    revoked_serials = [identities["revoked"].certificate.serial_number]
+    crl = build_crl(intermediate, revoked_serials, now=now)
+    _write(out / "ca" / "intermediate.crl.pem", crl.public_bytes(serialization.Encoding.PEM))
+    _write(out / "ca" / "intermediate.crl", crl.public_bytes(serialization.Encoding.DER))
+    root_crl = build_crl(root, [], now=now)
+    _write(out / "ca" / "root.crl.pem", root_crl.public_bytes(serialization.Encoding.PEM))
+    _write(out / "ca" / "root.crl", root_crl.public_bytes(serialization.Encoding.DER))
+
+    pki = LabPKI(
+        directory=out,
+        now=now,
+        root=root,
+        intermediate=intermediate,
+        unrelated=unrelated,
+        rotated=rotated,
+        server_cert=server_cert,
+        server_key=server_key,
+        identities=identities,
+        crl=crl,
+        password_file=password_file,
+        base_url=base_url,
+    )
+    _write(pki.manifest_file, json.dumps(manifest(pki), indent=2).encode() + b"\n")
+    return pki
+
+
+def _write_identity(
+    out: Path,
+    name: str,
+    expected: Cause,
+    description: str,
+    cert: x509.Certificate,
+    chain: tuple[x509.Certificate, ...],
+    bundle_key: PrivateKey | None,
+    password: bytes,
+) -> LabIdentity:
+    folder = out / "identities"
+    certs_pem = _pem(cert) + b"".join(_pem(c) for c in chain)
+    _write(folder / f"{name}.crt", certs_pem)
+    has_key = bundle_key is not None
+    if bundle_key is not None:
+        _write(folder / f"{name}.key", _key_pem(bundle_key), secret=True)
+    pem = folder / f"{name}.pem"
+    _write(pem, certs_pem + (_key_pem(bundle_key) if has_key else b""), secret=has_key)
+    p12: Path | None = None
+    p12_protected: Path | None = None
+    # PKCS#12 writers (cryptography, openssl) refuse a key that does not match
+    # its certificate, so that failure only exists as separate PEM files.
+    if name != "mismatched-key":
+        p12, p12_protected = folder / f"{name}.p12", folder / f"{name}.protected.p12"
+        for path, encryption in (
+            (p12, serialization.NoEncryption()),
+            (p12_protected, serialization.BestAvailableEncryption(password)),
+        ):
+            data = pkcs12.serialize_key_and_certificates(
+                name.encode(), bundle_key, cert, list(chain) or None, encryption
+            )
+            _write(path, data, secret=has_key)
+    return LabIdentity(
+        name=name,
+        expected=expected,
+        description=description,
+        certificate=cert,
+        chain=chain,
+        bundle_key=bundle_key,
+        pem=pem,
+        p12=p12,
+        p12_protected=p12_protected,
+    )
+
+
+def manifest(pki: LabPKI) -> dict[str, Any]:
+    """The manifest: what each file is and which cause each identity shows."""
+
+    def rel(path: Path) -> str:
+        return str(path.relative_to(pki.directory))
+
+    return {
+        "generated_for": pki.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "base_url": pki.base_url,
+        "client_ca_bundle": rel(pki.client_ca_bundle),
+        "crl": rel(pki.crl_file),
+        "server": {"certificate": rel(pki.server_pem), "key": rel(pki.server_key_file)},
+        "password_file": rel(pki.password_file),
+        "cas": {
+            stem: {
+                "certificate": f"ca/{stem}.pem",
+                "subject": ca.certificate.subject.rfc4514_string(),
+            }
+            for stem, ca in (
+                ("root", pki.root),
+                ("intermediate", pki.intermediate),
+                ("unrelated-ca", pki.unrelated),
+                ("rotated-root", pki.rotated),
+            )
+        },
+        "identities": [
+            {
+                "name": ident.name,
+                "expected_cause": str(ident.expected),
+                "description": ident.description,
+                "subject": ident.certificate.subject.rfc4514_string(),
+                "serial": format(ident.certificate.serial_number, "x"),
+                "pem": rel(ident.pem),
+                "crt": rel(ident.crt),
+                "key": rel(ident.key) if ident.key else None,
+                "p12": rel(ident.p12) if ident.p12 else None,
+                "p12_protected": rel(ident.p12_protected) if ident.p12_protected else None,
+            }
+            for ident in pki.identities.values()
+        ],
+    }

@@ -1,0 +1,158 @@
+"""Facts and findings: the pure core's nouns.
+
+Facts record what was observed, nothing more; they are frozen and hold no
+cryptography objects, so rules can be tested with hand-built values and a
+fixed ``now``. Adapters build them (``x509facts``, ``bundle``, ``tls``).
+``None`` means "not observed" (an absent extension, a key we never saw);
+empty tuples mean "observed, and there was nothing".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from mtls_doctor.causes import Cause
+
+
+class Severity(StrEnum):
+    """How much a finding matters; serialized as in CONTRACT.md."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """One thing a rule noticed, in words a person understands."""
+
+    #: Stable machine code, e.g. ``certificate_expired`` or ``chain_out_of_order``.
+    code: str
+    severity: Severity
+    #: One or two sentences, specific to the facts (names, dates, numbers).
+    message: str
+    #: The verdict cause this finding would explain if the server rejects, or None.
+    cause: Cause | None = None
+    #: Where, for findings about files (lint-server); None elsewhere.
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
+    """The one cause that blocks first, with a summary and the fix."""
+
+    cause: Cause
+    #: One line in plain words, specific to this diagnosis.
+    summary: str
+    #: Concrete steps, most useful first.
+    fixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CertFacts:
+    """What one X.509 certificate says about itself."""
+
+    #: RFC 4514 strings, as ``cryptography``'s ``Name.rfc4514_string()`` writes them.
+    subject: str
+    issuer: str
+    #: Serial number, lower-case hex without separators.
+    serial: str
+    #: Validity, timezone-aware UTC.
+    not_before: datetime
+    not_after: datetime
+    #: ``RSA``, ``EC``, ``Ed25519``, ``Ed448``, ``DSA`` or ``unknown``.
+    key_type: str
+    #: Key size in bits (RSA, DSA, EC); None where it does not apply.
+    key_bits: int | None
+    #: Named curve for EC keys, e.g. ``secp256r1``.
+    curve: str | None
+    #: Signature algorithm name, e.g. ``sha256WithRSAEncryption``.
+    signature_algorithm: str
+    #: Hash used by the signature, e.g. ``sha256``; None for Ed25519/Ed448.
+    signature_hash: str | None
+    #: Key usage names (``digital_signature``, ``key_cert_sign``...); None if absent.
+    key_usage: tuple[str, ...] | None
+    #: Extended key usage names (``clientAuth``, ``serverAuth``, dotted OIDs otherwise);
+    #: None if the extension is absent (which allows any usage).
+    extended_key_usage: tuple[str, ...] | None
+    #: basicConstraints cA flag; None if the extension is absent.
+    is_ca: bool | None
+    path_length: int | None
+    #: Subject alternative names, as ``DNS:...``, ``email:...``, ``IP:...``, ``URI:...``.
+    san: tuple[str, ...]
+    #: Subject and authority key identifiers (hex), None if absent.
+    subject_key_id: str | None
+    authority_key_id: str | None
+    #: Authority information access and CRL distribution point URLs.
+    ocsp_urls: tuple[str, ...]
+    ca_issuer_urls: tuple[str, ...]
+    crl_urls: tuple[str, ...]
+    #: SHA-256 of the DER certificate, lower-case hex.
+    fingerprint_sha256: str
+    #: SHA-256 of the DER SubjectPublicKeyInfo: the key's identity across certificates.
+    spki_sha256: str
+    #: Subject equals issuer and the certificate's own key verifies its signature.
+    self_signed: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentityFacts:
+    """A client identity: a certificate, what came with it, and its key (never the key itself)."""
+
+    #: Where it was loaded from: a path, ``path#N`` for the N-th identity of a file.
+    source: str
+    #: ``pem``, ``der``, ``pkcs12`` or a store name.
+    format: str
+    certificate: CertFacts
+    #: The other certificates of the bundle: the issuing path first (the leaf's
+    #: issuer, its issuer, ...), then any certificate that is not on the path.
+    chain: tuple[CertFacts, ...] = ()
+    #: How many leading entries of ``chain`` form the issuing path.
+    path_length: int = 0
+    #: The bundle listed its certificates leaf first, each followed by its issuer.
+    #: None where order has no meaning (PKCS#12 bags).
+    bundle_in_order: bool | None = None
+    has_private_key: bool = False
+    #: The private key's public half equals the certificate's; None without a key.
+    key_matches: bool | None = None
+
+    @property
+    def issuing_path(self) -> tuple[CertFacts, ...]:
+        """The chain certificates that link up from the leaf."""
+        return self.chain[: self.path_length]
+
+    @property
+    def unrelated(self) -> tuple[CertFacts, ...]:
+        """Certificates in the bundle that are not on the leaf's issuing path."""
+        return self.chain[self.path_length :]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadProblem:
+    """A file that could not be used, reported beside the identities that could."""
+
+    path: str
+    #: Machine code of the error (``bundle_load``, ``password_needed``...).
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentityReport:
+    """An identity with the findings the rules derived for it."""
+
+    identity: IdentityFacts
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InspectReport:
+    """The result of ``inspect``: identities, findings, and files that could not be read."""
+
+    #: When the rules were evaluated (``days_left`` is relative to it).
+    checked_at: datetime
+    identities: tuple[IdentityReport, ...]
+    problems: tuple[LoadProblem, ...] = field(default=())

@@ -1,0 +1,129 @@
+"""JSON rendering: the field names of CONTRACT.md, plus documented extras.
+
+Every function returns plain ``dict``/``list`` values; ``dumps`` writes them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from mtls_doctor.model import (
+    CertFacts,
+    Finding,
+    IdentityFacts,
+    IdentityReport,
+    InspectReport,
+    LoadProblem,
+    Verdict,
+)
+from mtls_doctor.rules.identity import allows_client_auth, days_left
+
+JSON = dict[str, Any]
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z`` suffix."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def finding(item: Finding) -> JSON:
+    """A finding: code, severity, message (+ cause, file, line when known)."""
+    out: JSON = {"code": str(item.code), "severity": str(item.severity), "message": item.message}
+    if item.cause is not None:
+        out["cause"] = str(item.cause)
+    if item.file is not None:
+        out["file"] = item.file
+        out["line"] = item.line
+    return out
+
+
+def verdict(item: Verdict) -> JSON:
+    """The verdict object of CONTRACT.md."""
+    return {"cause": str(item.cause), "summary": item.summary, "fixes": list(item.fixes)}
+
+
+def certificate(cert: CertFacts, now: datetime | None = None) -> JSON:
+    """Every fact about one certificate."""
+    out: JSON = {
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "serial": cert.serial,
+        "not_before": iso(cert.not_before),
+        "not_after": iso(cert.not_after),
+    }
+    if now is not None:
+        out["days_left"] = days_left(cert, now)
+    out.update(
+        {
+            "key": {"type": cert.key_type, "bits": cert.key_bits, "curve": cert.curve},
+            "signature_algorithm": cert.signature_algorithm,
+            "key_usage": list(cert.key_usage) if cert.key_usage is not None else None,
+            "extended_key_usage": (
+                list(cert.extended_key_usage) if cert.extended_key_usage is not None else None
+            ),
+            "is_ca": cert.is_ca,
+            "san": list(cert.san),
+            "subject_key_id": cert.subject_key_id,
+            "authority_key_id": cert.authority_key_id,
+            "ocsp_urls": list(cert.ocsp_urls),
+            "ca_issuer_urls": list(cert.ca_issuer_urls),
+            "crl_urls": list(cert.crl_urls),
+            "fingerprint_sha256": cert.fingerprint_sha256,
+            "self_signed": cert.self_signed,
+        }
+    )
+    return out
+
+
+def identity(facts: IdentityFacts, findings: tuple[Finding, ...], now: datetime) -> JSON:
+    """The identity object of CONTRACT.md (``inspect``, ``check``, ``watch``)."""
+    cert = facts.certificate
+    out = certificate(cert, now)
+    out = {
+        "source": facts.source,
+        "format": facts.format,
+        **out,
+        "has_private_key": facts.has_private_key,
+        "key_matches": facts.key_matches,
+        "client_auth_eku": allows_client_auth(cert),
+        "chain": [
+            {
+                "subject": c.subject,
+                "issuer": c.issuer,
+                "serial": c.serial,
+                "not_after": iso(c.not_after),
+                "fingerprint_sha256": c.fingerprint_sha256,
+                "on_issuing_path": index < facts.path_length,
+            }
+            for index, c in enumerate(facts.chain)
+        ],
+        "bundle_in_order": facts.bundle_in_order,
+        "findings": [finding(f) for f in findings],
+    }
+    return out
+
+
+def problem(item: LoadProblem) -> JSON:
+    """A file that could not be used."""
+    return {"path": item.path, "code": item.code, "message": item.message}
+
+
+def identity_report(report: IdentityReport, now: datetime) -> JSON:
+    """An identity with its findings."""
+    return identity(report.identity, report.findings, now)
+
+
+def inspect_report(report: InspectReport) -> JSON:
+    """The ``inspect`` document."""
+    return {
+        "checked_at": iso(report.checked_at),
+        "identities": [identity_report(r, report.checked_at) for r in report.identities],
+        "problems": [problem(p) for p in report.problems],
+    }
+
+
+def dumps(document: JSON) -> str:
+    """Stable, readable JSON."""
+    return json.dumps(document, indent=2, ensure_ascii=False)

@@ -1,0 +1,95 @@
+"""Text rendering for people, with ``rich`` (colour only on a terminal)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+
+from mtls_doctor.model import CertFacts, Finding, IdentityReport, InspectReport, Severity
+from mtls_doctor.rules.identity import allows_client_auth, days_left
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_MARK = {
+    Severity.ERROR: "[bold red]✗[/]",
+    Severity.WARNING: "[yellow]![/]",
+    Severity.INFO: "[blue]i[/]",
+}
+
+
+def finding_line(item: Finding) -> str:
+    """One finding as a marked line."""
+    where = f"{escape(item.file)}:{item.line}: " if item.file else ""
+    return f"{_MARK[item.severity]} {where}{escape(item.message)}"
+
+
+def _key(cert: CertFacts) -> str:
+    if cert.key_type == "EC" and cert.curve:
+        return f"EC {cert.curve}"
+    if cert.key_bits:
+        return f"{cert.key_type} {cert.key_bits}"
+    return cert.key_type
+
+
+def validity(cert: CertFacts, now: datetime) -> str:
+    """``from → to (N days left)`` with the count coloured by urgency."""
+    left = days_left(cert, now)
+    if now > cert.not_after:
+        ago = (now - cert.not_after).days
+        state = f"[bold red]expired {ago} day{'s' if ago != 1 else ''} ago[/]"
+    elif now < cert.not_before:
+        state = "[bold red]not valid yet[/]"
+    elif left <= 30:
+        state = f"[yellow]{left} days left[/]"
+    else:
+        state = f"[green]{left} days left[/]"
+    return f"{cert.not_before:%Y-%m-%d} → {cert.not_after:%Y-%m-%d}  ({state})"
+
+
+def identity_block(console: Console, report: IdentityReport, now: datetime) -> None:
+    """One identity: the facts a person checks, then the findings."""
+    facts = report.identity
+    cert = facts.certificate
+    if facts.key_matches is True:
+        key_state = "[green]private key present and matching[/]"
+    elif facts.key_matches is False:
+        key_state = "[bold red]private key does NOT match[/]"
+    else:
+        key_state = "[bold red]no private key[/]"
+    eku = ", ".join(cert.extended_key_usage) if cert.extended_key_usage is not None else "any"
+    usable = "[green]client auth ok[/]" if allows_client_auth(cert) else "[red]not for client auth[/]"
+    console.print(f"[bold]{escape(facts.source)}[/]  [dim]({facts.format})[/]")
+    rows = [
+        ("Subject", escape(cert.subject)),
+        ("Issuer", escape(cert.issuer)),
+        ("Serial", cert.serial),
+        ("Valid", validity(cert, now)),
+        ("Key", f"{_key(cert)} · {key_state}"),
+        ("Usage", f"{escape(eku)} · {usable}"),
+    ]
+    if cert.san:
+        rows.append(("SAN", escape(", ".join(cert.san))))
+    chain = " → ".join(escape(c.subject) for c in facts.issuing_path) or "(none in the bundle)"
+    rows.append(("Chain", chain))
+    rows.append(("SHA-256", cert.fingerprint_sha256))
+    for label, value in rows:
+        console.print(f"  [dim]{label:<8}[/] {value}", highlight=False)
+    for item in report.findings:
+        console.print(f"  {finding_line(item)}", highlight=False)
+    if not any(f.severity is not Severity.INFO for f in report.findings):
+        console.print("  [green]✓ no problem found[/]")
+
+
+def inspect_report(console: Console, report: InspectReport) -> None:
+    """The ``inspect`` output."""
+    for number, item in enumerate(report.identities):
+        if number:
+            console.print()
+        identity_block(console, item, report.checked_at)
+    for problem in report.problems:
+        console.print(f"[bold red]✗[/] {escape(problem.message)}", highlight=False)
+    if not report.identities and not report.problems:
+        console.print("No identity found.")

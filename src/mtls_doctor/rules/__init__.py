@@ -1,0 +1,1 @@
+"""Pure rules: facts + now → findings → one verdict. No I/O, no clock."""
