@@ -37,9 +37,7 @@ PasswordSource = Callable[[str], bytes | None]
 
 PrivateKey = Any  # cryptography's PrivateKeyTypes; kept opaque on purpose
 
-_PEM_BLOCK = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL
-)
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
 _PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
 _CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE"}
 _KEY_LABELS = {
@@ -366,9 +364,7 @@ def _assemble(
         leaves = _leaves(material) if material.certs else []
         if in_directory:
             # A CA certificate without its key, in a directory, is chain material.
-            keyed = {
-                id(c) for c in leaves if spki_sha256(c.public_key()) in pool.keys
-            }
+            keyed = {id(c) for c in leaves if spki_sha256(c.public_key()) in pool.keys}
             ca_only = [c for c in leaves if _is_ca(c) and id(c) not in keyed]
             result.ca_certificates.extend(ca_only)
             if len(ca_only) == len(leaves):
@@ -387,7 +383,11 @@ def _assemble(
                 stray = next((d for d in own_keys if d not in pool.used), None)
                 if stray is None and len(leaves) == 1:
                     stray = next(
-                        (d for d, (_, p) in pool.keys.items() if p == "--key" and d not in pool.used),
+                        (
+                            d
+                            for d, (_, p) in pool.keys.items()
+                            if p == "--key" and d not in pool.used
+                        ),
                         None,
                     )
                 if stray is not None:
@@ -403,9 +403,7 @@ def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
-            )
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
             if len(found) > MAX_DIRECTORY_FILES:
                 raise BundleLoadError(
                     str(path),
@@ -453,14 +451,13 @@ def load_identities(
         materials.append((material, in_directory))
     for material, in_directory in materials:
         _assemble([material], pool, in_directory=in_directory, result=result)
-    for digest, (_, path) in pool.keys.items():
-        if digest not in pool.used and path != "--key":
-            result.problems.append(
-                LoadProblem(
-                    path=path,
-                    code="orphan_key",
-                    message=f"{path}: a private key that belongs to none of the certificates "
-                    "found",
-                )
-            )
+    result.problems.extend(
+        LoadProblem(
+            path=origin,
+            code="orphan_key",
+            message=f"{origin}: a private key that belongs to none of the certificates found",
+        )
+        for digest, (_, origin) in pool.keys.items()
+        if digest not in pool.used and origin != "--key"
+    )
     return result

@@ -143,8 +143,7 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         fixed_by="user / issuer",
         user_fixes=(
             "Check this computer's clock and time zone.",
-            "Wait until the start date shown above, or ask the issuer for a certificate "
-            "valid now.",
+            "Wait until the start date shown above, or ask the issuer for a certificate valid now.",
         ),
         server_fixes=("Check the server's clock (NTP).",),
     ),

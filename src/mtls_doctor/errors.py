@@ -97,7 +97,7 @@ class ConnectError(NetworkError):
     code = "unreachable"
 
 
-class ConnectTimeout(NetworkError):
+class ConnectTimeout(NetworkError):  # noqa: N818 (the name httpx users know)
     """A network step took longer than --timeout."""
 
     code = "timeout"

@@ -46,9 +46,7 @@ class UI:
         """One line on stderr; in JSON mode also the contract's error object on stdout."""
         message = str(exc)
         if self.json_mode:
-            self.emit_json(
-                {"error": {"code": exc.code, "message": message}, **self._error_extra}
-            )
+            self.emit_json({"error": {"code": exc.code, "message": message}, **self._error_extra})
         print(f"mtls-doctor: error: {message}", file=sys.stderr)
 
     def internal_error(self, exc: BaseException) -> None:

@@ -113,9 +113,11 @@ def _urls(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...], tup
                 issuers.append(desc.access_location.value)
     cdp = _ext(cert, x509.CRLDistributionPoints)
     for point in cdp or ():
-        for name in point.full_name or ():
-            if isinstance(name, x509.UniformResourceIdentifier):
-                crls.append(name.value)
+        crls.extend(
+            name.value
+            for name in point.full_name or ()
+            if isinstance(name, x509.UniformResourceIdentifier)
+        )
     return tuple(ocsp), tuple(issuers), tuple(crls)
 
 

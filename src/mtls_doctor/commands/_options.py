@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from mtls_doctor.errors import UsageError
 
@@ -66,8 +67,7 @@ def password_source(args: argparse.Namespace) -> PasswordSource:
                     first = handle.readline(65536)
             except OSError as exc:
                 raise UsageError(
-                    f"--password-file {args.password_file}: cannot read "
-                    f"({exc.strerror or 'error'})"
+                    f"--password-file {args.password_file}: cannot read ({exc.strerror or 'error'})"
                 ) from None
             cache["file"] = first.rstrip(b"\r\n")
         return cache["file"]
@@ -95,3 +95,21 @@ def password_source(args: argparse.Namespace) -> PasswordSource:
     if sys.stdin is not None and sys.stdin.isatty():
         return from_prompt
     return lambda _path: None
+
+
+def add_time_argument(parser: argparse.ArgumentParser) -> None:
+    """--at: evaluate validity as of another moment ("will it still work on the 1st?")."""
+    parser.add_argument(
+        "--at",
+        type=_moment,
+        metavar="DATETIME",
+        help="evaluate validity at this ISO 8601 time instead of now (UTC if no zone)",
+    )
+
+
+def _moment(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date/time: {text!r}") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import argparse
 
-from mtls_doctor.commands._options import add_password_arguments, password_source
+from mtls_doctor.commands._options import (
+    add_password_arguments,
+    add_time_argument,
+    password_source,
+)
 from mtls_doctor.ui import UI
 
 
@@ -25,18 +29,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="warn when a certificate expires within N days (default 30)",
     )
+    add_time_argument(parser)
     add_password_arguments(parser)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     """Load, apply the rules, render, and map to an exit code."""
-    from mtls_doctor.errors import BundleLoadError, PasswordError
+    from mtls_doctor.errors import InputError
     from mtls_doctor.inspection import inspect_identities
     from mtls_doctor.model import Severity
     from mtls_doctor.render import json as render_json
 
     report = inspect_identities(
-        args.paths, key_path=args.key, password=password_source(args), warn_days=args.warn_days
+        args.paths,
+        key_path=args.key,
+        password=password_source(args),
+        warn_days=args.warn_days,
+        now=args.at,
     )
     if report.problems:
         first = report.problems[0]
@@ -49,12 +58,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             text.inspect_report(ui.console, report)
         more = len(report.problems) - 1
         suffix = f" (and {more} more unreadable file{'s' if more > 1 else ''})" if more else ""
-        if first.code in ("password_needed", "wrong_password"):
-            raise PasswordError(
-                first.path, first.message.split(": ", 1)[-1] + suffix,
-                needed=first.code == "password_needed",
-            )
-        raise BundleLoadError(first.path, first.message.split(": ", 1)[-1] + suffix)
+        error = InputError(first.message + suffix)
+        error.code = first.code
+        raise error
     if ui.json_mode:
         ui.emit_json(render_json.inspect_report(report))
     else:

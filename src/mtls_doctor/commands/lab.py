@@ -1,7 +1,7 @@
 """The built-in mTLS lab.
 
-  lab pki DIR     generate the lab PKI (CAs, a server identity, one client
-                  identity for every failure cause) and a manifest.json
+lab pki DIR     generate the lab PKI (CAs, a server identity, one client
+                identity for every failure cause) and a manifest.json
 """
 
 from __future__ import annotations

@@ -174,7 +174,6 @@ class _Issuer:
         eku: Sequence[x509.ObjectIdentifier] | None = (ExtendedKeyUsageOID.CLIENT_AUTH,),
         san: Sequence[x509.GeneralName] = (),
         aia_name: str | None = None,
-        hash_algorithm: hashes.HashAlgorithm | None = None,
     ) -> x509.Certificate:
         issuer_cert = self.ca.certificate
         builder = (
@@ -233,7 +232,7 @@ class _Issuer:
                 ),
                 critical=False,
             )
-        return builder.sign(self.ca.key, hash_algorithm or hashes.SHA256())
+        return builder.sign(self.ca.key, hashes.SHA256())
 
 
 def _key_usage(
@@ -353,7 +352,9 @@ def build_lab_pki(
     root = LabCA("root", _self_signed_ca(_name("Lab Root CA"), k := _ec_key(), now), k)
     rotated = LabCA("rotated", _self_signed_ca(_name("Lab Root CA"), k := _ec_key(), now), k)
     unrelated = LabCA(
-        "unrelated", _self_signed_ca(_name("Unrelated Root CA", "elsewhere"), k := _ec_key(), now), k
+        "unrelated",
+        _self_signed_ca(_name("Unrelated Root CA", "elsewhere"), k := _ec_key(), now),
+        k,
     )
     inter_key = _ec_key()
     inter_cert = _Issuer(root, base_url).sign(
@@ -406,7 +407,13 @@ def build_lab_pki(
     identities: dict[str, LabIdentity] = {}
     year = timedelta(days=365)
     for name, expected, description in IDENTITY_CATALOGUE:
-        key = _rsa_key(2048) if name == "good-rsa" else _rsa_key(1024) if name == "rsa-1024" else _ec_key()
+        key = (
+            _rsa_key(2048)
+            if name == "good-rsa"
+            else _rsa_key(1024)
+            if name == "rsa-1024"
+            else _ec_key()
+        )
         issuer_name = {"untrusted": "unrelated", "rotated": "rotated"}.get(name, "intermediate")
         issuer = issuers[issuer_name]
         not_before, not_after = now - timedelta(hours=1), now + year
@@ -421,7 +428,8 @@ def build_lab_pki(
             public_key=key.public_key(),
             not_before=not_before,
             not_after=not_after,
-            eku=(ExtendedKeyUsageOID.SERVER_AUTH,) if name == "no-client-auth"
+            eku=(ExtendedKeyUsageOID.SERVER_AUTH,)
+            if name == "no-client-auth"
             else (ExtendedKeyUsageOID.CLIENT_AUTH,),
             san=[x509.RFC822Name(f"{name}@lab.test")],
             aia_name=issuer_name,

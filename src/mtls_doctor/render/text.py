@@ -60,7 +60,9 @@ def identity_block(console: Console, report: IdentityReport, now: datetime) -> N
     else:
         key_state = "[bold red]no private key[/]"
     eku = ", ".join(cert.extended_key_usage) if cert.extended_key_usage is not None else "any"
-    usable = "[green]client auth ok[/]" if allows_client_auth(cert) else "[red]not for client auth[/]"
+    usable = (
+        "[green]client auth ok[/]" if allows_client_auth(cert) else "[red]not for client auth[/]"
+    )
     console.print(f"[bold]{escape(facts.source)}[/]  [dim]({facts.format})[/]")
     rows = [
         ("Subject", escape(cert.subject)),

@@ -193,15 +193,15 @@ def check_chain(identity: IdentityFacts) -> list[Finding]:
         message = ""
     if message:
         findings.append(Finding(code="chain_incomplete", severity=Severity.INFO, message=message))
-    for extra in identity.unrelated:
-        findings.append(
-            Finding(
-                code="chain_unrelated_certificate",
-                severity=Severity.WARNING,
-                message=f"The bundle holds a certificate that is not on the leaf's issuing "
-                f"path: {extra.subject}.",
-            )
+    findings.extend(
+        Finding(
+            code="chain_unrelated_certificate",
+            severity=Severity.WARNING,
+            message=f"The bundle holds a certificate that is not on the leaf's issuing "
+            f"path: {extra.subject}.",
         )
+        for extra in identity.unrelated
+    )
     if identity.bundle_in_order is False:
         findings.append(
             Finding(

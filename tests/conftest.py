@@ -1,0 +1,39 @@
+"""Shared fixtures: one lab PKI per session, generated at a fixed time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mtls_doctor.lab.pki import LabPKI, build_lab_pki
+
+#: Every test that depends on dates uses this "now".
+LAB_NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> LabPKI:
+    """The lab PKI generated for LAB_NOW (static files; do not modify)."""
+    return build_lab_pki(tmp_path_factory.mktemp("lab"), now=LAB_NOW)
+
+
+@pytest.fixture(scope="session")
+def live_lab(tmp_path_factory: pytest.TempPathFactory) -> LabPKI:
+    """A lab PKI generated for the real current time, for real servers."""
+    return build_lab_pki(tmp_path_factory.mktemp("live-lab"))
+
+
+@pytest.fixture
+def lab_password(lab: LabPKI) -> bytes:
+    """The lab's PKCS#12 password (a secret: tests assert it never leaks)."""
+    return lab.password_file.read_bytes().strip()
+
+
+@pytest.fixture
+def chdir_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Run a test inside its own temporary directory."""
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path

@@ -1,0 +1,72 @@
+"""Hand-built facts for the pure rules (no files, no crypto)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mtls_doctor.model import CertFacts, IdentityFacts
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+ROOT = "CN=Root CA,O=Example"
+ISSUING = "CN=Issuing CA,O=Example"
+
+
+def cert(**overrides: Any) -> CertFacts:
+    """A healthy client certificate issued by ISSUING, valid around NOW."""
+    base = CertFacts(
+        subject="CN=alice,O=Example",
+        issuer=ISSUING,
+        serial="1f",
+        not_before=NOW - timedelta(days=10),
+        not_after=NOW + timedelta(days=365),
+        key_type="EC",
+        key_bits=256,
+        curve="secp256r1",
+        signature_algorithm="ecdsa-with-SHA256",
+        signature_hash="sha256",
+        key_usage=("digital_signature",),
+        extended_key_usage=("clientAuth",),
+        is_ca=False,
+        path_length=None,
+        san=("email:alice@example.com",),
+        subject_key_id="aa",
+        authority_key_id="bb",
+        ocsp_urls=(),
+        ca_issuer_urls=(),
+        crl_urls=(),
+        fingerprint_sha256="00" * 32,
+        spki_sha256="11" * 32,
+        self_signed=False,
+    )
+    return replace(base, **overrides)
+
+
+def ca(subject: str, issuer: str | None = None, **overrides: Any) -> CertFacts:
+    """A CA certificate; self-signed when ``issuer`` is None."""
+    return cert(
+        subject=subject,
+        issuer=issuer or subject,
+        is_ca=True,
+        key_usage=("digital_signature", "key_cert_sign", "crl_sign"),
+        extended_key_usage=None,
+        self_signed=issuer is None,
+        spki_sha256=f"{abs(hash(subject)):064x}"[:64],
+        **overrides,
+    )
+
+
+def identity(**overrides: Any) -> IdentityFacts:
+    """An identity with its key and its intermediate (the root is on the server)."""
+    base = IdentityFacts(
+        source="alice.p12",
+        format="pkcs12",
+        certificate=cert(),
+        chain=(ca(ISSUING, ROOT),),
+        path_length=1,
+        bundle_in_order=None,
+        has_private_key=True,
+        key_matches=True,
+    )
+    return replace(base, **overrides)
