@@ -131,6 +131,60 @@ class IdentityFacts:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    """A TLS alert (RFC 8446 6)."""
+
+    code: int
+    #: IANA name, e.g. ``unknown_ca``; ``alert_<n>`` when unassigned.
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpAnswer:
+    """What the server answered to our request after the handshake."""
+
+    status: int
+    reason: str
+    #: The first non-empty line of the body, trimmed (nginx's error pages say why here).
+    first_line: str
+    server: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandshakeFacts:
+    """What one TLS connection showed: the handshake, the alert, the HTTP answer."""
+
+    #: Whether a client certificate was presented in this attempt.
+    certificate_sent: bool
+    #: The server sent a CertificateRequest.
+    certificate_requested: bool
+    #: The handshake reached Finished on our side.
+    handshake_completed: bool
+    tls_version: str | None = None
+    cipher: str | None = None
+    #: Distinguished names from the CertificateRequest (RFC 4514).
+    acceptable_ca_names: tuple[str, ...] = ()
+    #: How many names beyond the cap were dropped from ``acceptable_ca_names``.
+    ca_names_dropped: int = 0
+    #: signature_algorithms of the CertificateRequest (IANA names); empty if not seen.
+    signature_algorithms: tuple[str, ...] = ()
+    #: certificate_types of a TLS 1.2 CertificateRequest (``rsa_sign``, ``ecdsa_sign``).
+    certificate_types: tuple[str, ...] = ()
+    #: The server's own chain as sent (not verified: we diagnose client auth).
+    server_chain: tuple[CertFacts, ...] = ()
+    #: The alert the server sent us, if any.
+    alert_received: Alert | None = None
+    #: The alert our TLS library sent (e.g. on a protocol error), if any.
+    alert_sent: Alert | None = None
+    #: The HTTP answer to our request, when the server answered one.
+    http: HttpAnswer | None = None
+    #: The connection ended (EOF or reset) with no alert and no HTTP answer.
+    closed_without_answer: bool = False
+    #: A short description of a local failure, for the evidence.
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoadProblem:
     """A file that could not be used, reported beside the identities that could."""
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mtls_doctor.model import (
+    Alert,
     CertFacts,
     Finding,
+    HandshakeFacts,
     IdentityFacts,
     IdentityReport,
     InspectReport,
@@ -19,6 +21,9 @@ from mtls_doctor.model import (
     Verdict,
 )
 from mtls_doctor.rules.identity import allows_client_auth, days_left
+
+if TYPE_CHECKING:
+    from mtls_doctor.probing import ProbeReport
 
 JSON = dict[str, Any]
 
@@ -127,3 +132,53 @@ def inspect_report(report: InspectReport) -> JSON:
 def dumps(document: JSON) -> str:
     """Stable, readable JSON."""
     return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def alert(item: Alert | None) -> JSON | None:
+    """``{"code": int, "name": str}`` or None."""
+    return None if item is None else {"code": item.code, "name": item.name}
+
+
+def handshake(facts: HandshakeFacts) -> JSON:
+    """One connection: the contract's ``tls_alert`` and ``http_status``, plus the rest."""
+    return {
+        "tls_alert": alert(facts.alert_received),
+        "http_status": facts.http.status if facts.http else None,
+        "http_reason": facts.http.reason if facts.http else None,
+        "http_first_line": facts.http.first_line if facts.http else None,
+        "server_software": facts.http.server if facts.http else None,
+        "certificate_sent": facts.certificate_sent,
+        "handshake_completed": facts.handshake_completed,
+        "closed_without_answer": facts.closed_without_answer,
+        "alert_sent": alert(facts.alert_sent),
+        "tls_version": facts.tls_version,
+        "cipher": facts.cipher,
+        "error": facts.error,
+    }
+
+
+def probe_report(report: ProbeReport) -> JSON:
+    """The ``probe`` document (and the ``probe`` object inside ``check``)."""
+    facts = report.facts
+    return {
+        "target": str(report.target),
+        "url": report.target.url,
+        "sni": report.target.sni,
+        "client_auth": str(report.client_auth),
+        "client_auth_evidence": report.reason,
+        "certificate_requested": facts.certificate_requested,
+        "acceptable_ca_names": list(facts.acceptable_ca_names),
+        "acceptable_ca_names_dropped": facts.ca_names_dropped,
+        "signature_algorithms": list(facts.signature_algorithms),
+        "certificate_types": list(facts.certificate_types),
+        "tls_version": facts.tls_version,
+        "cipher": facts.cipher,
+        "server_certificates": [
+            {"subject": c.subject, "issuer": c.issuer, "not_after": iso(c.not_after)}
+            for c in facts.server_chain
+        ],
+        "tls_alert": alert(facts.alert_received),
+        "http_status": facts.http.status if facts.http else None,
+        "http_first_line": facts.http.first_line if facts.http else None,
+        "handshakes": report.handshakes,
+    }

@@ -13,6 +13,8 @@ from mtls_doctor.rules.identity import allows_client_auth, days_left
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mtls_doctor.probing import ProbeReport
+
 _MARK = {
     Severity.ERROR: "[bold red]✗[/]",
     Severity.WARNING: "[yellow]![/]",
@@ -95,3 +97,45 @@ def inspect_report(console: Console, report: InspectReport) -> None:
         console.print(f"[bold red]✗[/] {escape(problem.message)}", highlight=False)
     if not report.identities and not report.problems:
         console.print("No identity found.")
+
+
+def probe_report(console: Console, report: ProbeReport) -> None:
+    """The ``probe`` output: the answer first, then the evidence."""
+    facts = report.facts
+    colour = {"required": "bold yellow", "optional": "cyan", "not_requested": "dim"}[
+        str(report.client_auth)
+    ]
+    console.print(
+        f"[bold]{escape(str(report.target))}[/]  client certificate: "
+        f"[{colour}]{report.client_auth}[/]"
+    )
+    console.print(f"  [dim]because[/]  {escape(report.reason)}")
+    version = facts.tls_version or "?"
+    cipher = f" · {facts.cipher}" if facts.cipher else ""
+    console.print(f"  [dim]TLS[/]      {version}{cipher}")
+    if facts.certificate_requested:
+        if facts.acceptable_ca_names:
+            console.print(
+                "  [dim]accepted CA names[/] (a browser offers only certificates from these):"
+            )
+            for name in facts.acceptable_ca_names:
+                console.print(f"    • {escape(name)}")
+            if facts.ca_names_dropped:
+                console.print(f"    … and {facts.ca_names_dropped} more (list capped)")
+        else:
+            console.print(
+                "  [dim]accepted CA names[/] none listed: the server did not say which CAs it "
+                "trusts (this means any CA it trusts, not none)"
+            )
+        if facts.signature_algorithms:
+            console.print(f"  [dim]signature algorithms[/] {', '.join(facts.signature_algorithms)}")
+        if facts.certificate_types:
+            console.print(f"  [dim]certificate types[/] {', '.join(facts.certificate_types)}")
+    for cert in facts.server_chain[:3]:
+        console.print(
+            f"  [dim]server cert[/] {escape(cert.subject)}  [dim]issuer[/] {escape(cert.issuer)}"
+            f"  [dim]until[/] {cert.not_after:%Y-%m-%d}"
+        )
+    if facts.http is not None:
+        line = f" — {escape(facts.http.first_line)}" if facts.http.first_line else ""
+        console.print(f"  [dim]HTTP[/]     {facts.http.status} {escape(facts.http.reason)}{line}")

@@ -1,0 +1,40 @@
+"""What a server asks of a client, with no client certificate presented.
+
+Says whether the server requests a client certificate and whether it is
+required or optional, which CA names it accepts (what a browser filters its
+certificate picker by), the signature algorithms it asks for, the TLS
+version, and what it answered. One handshake.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mtls_doctor.commands._options import add_network_arguments
+from mtls_doctor.ui import UI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``probe``."""
+    parser.add_argument("target", metavar="TARGET", help="https://host[:port][/path], host:port")
+    add_network_arguments(parser)
+    parser.add_argument(
+        "--tls", choices=("1.2", "1.3"), help="only this TLS version (default: the best)"
+    )
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    """Probe, render; exit 0 (a network error raises and exits 3)."""
+    from mtls_doctor.probing import probe
+    from mtls_doctor.render import json as render_json
+    from mtls_doctor.tls.target import parse_target
+
+    target = parse_target(args.target, sni=args.sni, connect_to=args.connect_to)
+    report = probe(target, timeout=args.timeout, tls_version=args.tls)
+    if ui.json_mode:
+        ui.emit_json(render_json.probe_report(report))
+    else:
+        from mtls_doctor.render import text
+
+        text.probe_report(ui.console, report)
+    return 0

@@ -1,0 +1,1 @@
+"""TLS adapters: connect, handshake (with or without a client identity), observe."""

@@ -1,0 +1,426 @@
+"""Adapter: one TLS connection to a target, with or without a client identity.
+
+The handshake runs over memory BIOs and a plain socket that we drive
+ourselves: every wait is a ``select`` against one deadline (``--timeout``
+bounds the whole connection), and we see the server's first bytes, so a port
+that speaks plain HTTP or garbage is named as such instead of surfacing as an
+OpenSSL error string.
+
+A rejection is a fact, not an exception: the alert number, the HTTP status
+and the first line of the body end up in :class:`HandshakeFacts`. Only
+failures that prevent any diagnosis raise (``ConnectError``,
+``ConnectTimeout``, ``NotTLSError``, ``HandshakeError``).
+
+TLS 1.3 detail: the client finishes its handshake before the server has
+judged the client certificate, so the rejection arrives after. Sending the
+request right away can lose that alert (the server closes with our request
+unread and the kernel resets the connection), so we first wait briefly for
+the server's first post-handshake record (a session ticket or the alert),
+then send the request.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import ipaddress
+import select
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from OpenSSL import SSL
+
+from mtls_doctor.errors import ConnectError, ConnectTimeout, HandshakeError, NotTLSError
+from mtls_doctor.model import CertFacts, HandshakeFacts, HttpAnswer
+from mtls_doctor.tls.alerts import ALERT_NAMES, alert
+from mtls_doctor.tls.target import Target
+from mtls_doctor.tls.wire import WireObserver, install
+from mtls_doctor.x509facts import cert_facts
+
+#: How many CA names we report; the rest is counted, not listed.
+MAX_CA_NAMES = 256
+#: How much of an HTTP answer we read: the status, headers and first line are enough.
+MAX_HTTP_BYTES = 64 * 1024
+#: TLS 1.3: how long to wait for the server's verdict before sending the request.
+TLS13_VERDICT_WAIT = 0.5
+_TLS_RECORD_TYPES = {20, 21, 22, 23}
+_VERSIONS = {"1.2": SSL.TLS1_2_VERSION, "1.3": SSL.TLS1_3_VERSION}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientIdentity:
+    """What the handshake presents: a leaf, its chain, its key (never logged)."""
+
+    certificate: Any  # cryptography x509.Certificate
+    chain: tuple[Any, ...] = ()
+    private_key: Any = None
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+
+def _connect(target: Target, deadline: _Deadline) -> socket.socket:
+    host = target.connect_host
+    try:
+        infos = socket.getaddrinfo(host, target.port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConnectError(f"{target}: cannot resolve {host!r} ({exc.strerror})") from exc
+    last: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(max(deadline.left(), 0.001))
+        try:
+            sock.connect(address)
+        except TimeoutError as exc:
+            sock.close()
+            raise ConnectTimeout(
+                f"{target}: no TCP connection within {deadline.seconds:g} s "
+                "(a firewall dropping packets, or the host is down)"
+            ) from exc
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        sock.setblocking(False)
+        return sock
+    reason = last.strerror if last is not None and last.strerror else "no address"
+    raise ConnectError(f"{target}: cannot connect: {reason.lower()}") from last
+
+
+class _Channel:
+    """A pyOpenSSL connection over memory BIOs, pumped through a non-blocking socket."""
+
+    def __init__(self, sock: socket.socket, conn: SSL.Connection, deadline: _Deadline) -> None:
+        self.sock = sock
+        self.conn = conn
+        self.deadline = deadline
+        self.first_bytes = b""
+        self.eof = False
+        self.reset = False
+
+    def flush(self) -> None:
+        while True:
+            try:
+                data = self.conn.bio_read(65536)
+            except SSL.WantReadError:
+                return
+            if not data:
+                return
+            view = memoryview(data)
+            while view:
+                if not select.select([], [self.sock], [], self.deadline.left())[1]:
+                    raise ConnectTimeout("the server stopped reading (timeout while sending)")
+                try:
+                    sent = self.sock.send(view)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.reset = True
+                    return
+                view = view[sent:]
+
+    def fill(self, wait: float | None = None) -> bool:
+        """Read what the socket has into the BIO; False when nothing came in ``wait``."""
+        limit = self.deadline.left() if wait is None else min(wait, self.deadline.left())
+        if not select.select([self.sock], [], [], limit)[0]:
+            if wait is not None and self.deadline.left() > 0:
+                return False
+            raise ConnectTimeout(f"the server did not answer within {self.deadline.seconds:g} s")
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
+            self.reset = True
+        if len(self.first_bytes) < 16:
+            self.first_bytes += data[: 16 - len(self.first_bytes)]
+        if not data:
+            self.eof = True
+            self.conn.bio_shutdown()
+            return True
+        self.conn.bio_write(data)
+        return True
+
+
+def _context(
+    identity: ClientIdentity | None, tls_version: str | None, observer: WireObserver
+) -> SSL.Context:
+    ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    # We diagnose the client certificate, not the server's: never fail on its chain.
+    ctx.set_verify(SSL.VERIFY_NONE)
+    # Security level 0: present even a weak client key, so the *server* says what it
+    # thinks of it (our rules flag the weakness separately).
+    ctx.set_cipher_list(b"DEFAULT:@SECLEVEL=0")
+    ctx.set_min_proto_version(_VERSIONS.get(tls_version or "", SSL.TLS1_VERSION))
+    if tls_version:
+        ctx.set_max_proto_version(_VERSIONS[tls_version])
+    if identity is not None:
+        ctx.use_certificate(identity.certificate)
+        for extra in identity.chain:
+            ctx.add_extra_chain_cert(extra)
+        if identity.private_key is not None:
+            ctx.use_privatekey(identity.private_key)
+    install(ctx, observer)
+    return ctx
+
+
+def _describe_not_tls(first: bytes) -> str:
+    if first[:5] in (b"HTTP/", b"<html", b"<!DOC") or first[:4] in (b"GET ", b"HEAD"):
+        return "the port speaks plain HTTP, not TLS (try https:// on the TLS port, usually 443)"
+    if first.startswith(b"SSH-"):
+        return "the port speaks SSH, not TLS"
+    if first[:3] in (b"220", b"+OK", b"* O"):
+        return "the port speaks a plain-text protocol (SMTP/POP/IMAP greeting), not TLS"
+    return f"the server answered with bytes that are not TLS ({first[:8].hex(' ')})"
+
+
+def _not_tls(first: bytes) -> bool:
+    return bool(first) and (first[0] not in _TLS_RECORD_TYPES or first[1:2] != b"\x03")
+
+
+def _parse_http(raw: bytes) -> HttpAnswer | None:
+    """Parse what we read with the stdlib's HTTP parser (it wants a socket: give it one)."""
+
+    class _Bytes:
+        def makefile(self, *_args: Any, **_kwargs: Any) -> io.BytesIO:
+            return io.BytesIO(raw)
+
+    response = http.client.HTTPResponse(_Bytes())  # type: ignore[arg-type]
+    try:
+        response.begin()
+        body = response.read(8192) if response.length != 0 else b""
+    except (http.client.HTTPException, ValueError, OSError):
+        body = raw.partition(b"\r\n\r\n")[2][:8192]
+        if not raw.startswith(b"HTTP/"):
+            return None
+        try:
+            status = int(raw.split(b" ", 2)[1])
+        except (IndexError, ValueError):
+            return None
+        return HttpAnswer(status=status, reason="", first_line=_first_line(body))
+    return HttpAnswer(
+        status=response.status,
+        reason=response.reason,
+        first_line=_first_line(body),
+        server=response.getheader("Server"),
+    )
+
+
+def _first_line(body: bytes) -> str:
+    import re
+
+    text = body.decode("utf-8", "replace")
+    # nginx and Apache error pages put the reason in <title>/<center>/<h1>; take
+    # the first line with words after removing tags.
+    for line in text.splitlines():
+        words = re.sub(r"<[^>]*>", " ", line).strip()
+        words = re.sub(r"\s+", " ", words)
+        if words:
+            return words[:200]
+    return ""
+
+
+def _server_chain(conn: SSL.Connection) -> tuple[CertFacts, ...]:
+    try:
+        chain = conn.get_peer_cert_chain(as_cryptography=True) or []
+    except SSL.Error:
+        return ()
+    facts = []
+    for cert in chain[:10]:
+        try:
+            facts.append(cert_facts(cert))
+        except ValueError:  # a server certificate cryptography cannot parse
+            continue
+    return tuple(facts)
+
+
+def handshake(
+    target: Target,
+    *,
+    identity: ClientIdentity | None = None,
+    timeout: float = 10.0,
+    tls_version: str | None = None,
+    send_request: bool = True,
+) -> HandshakeFacts:
+    """Connect, handshake (presenting ``identity`` if given), send one request, observe.
+
+    Raises only when no diagnosis is possible: no TCP connection, a timeout,
+    a peer that is not TLS, or a handshake refused before client auth.
+    """
+    deadline = _Deadline(timeout)
+    sock = _connect(target, deadline)
+    observer = WireObserver()
+    try:
+        conn = SSL.Connection(_context(identity, tls_version, observer), None)
+        sni = target.sni
+        if sni and not _is_ip(sni):
+            conn.set_tlsext_host_name(sni.encode("idna"))
+        conn.set_connect_state()
+        channel = _Channel(sock, conn, deadline)
+        failure = _run_handshake(channel)
+        completed = failure is None
+        http_answer: HttpAnswer | None = None
+        if completed and send_request:
+            http_answer, failure = _exchange(channel, target, observer)
+        return _facts(conn, observer, identity, channel, completed, http_answer, failure)
+    finally:
+        sock.close()
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _run_handshake(channel: _Channel) -> str | None:
+    """Drive the handshake; None on success, else a short reason."""
+    conn = channel.conn
+    while True:
+        try:
+            conn.do_handshake()
+            channel.flush()
+            return None
+        except SSL.WantReadError:
+            channel.flush()
+            if channel.eof:
+                return "the server closed the connection during the handshake"
+            channel.fill()
+            if _not_tls(channel.first_bytes):
+                raise NotTLSError(_describe_not_tls(channel.first_bytes)) from None
+        except SSL.Error as exc:
+            channel.flush()
+            if _not_tls(channel.first_bytes):
+                raise NotTLSError(_describe_not_tls(channel.first_bytes)) from None
+            return _ssl_reason(exc)
+
+
+def _ssl_reason(exc: SSL.Error) -> str:
+    if isinstance(exc, SSL.SysCallError):
+        return "the connection was closed or reset"
+    try:
+        return "; ".join(str(item[2]) for item in exc.args[0])
+    except (IndexError, TypeError):
+        return str(exc)
+
+
+def _exchange(
+    channel: _Channel, target: Target, observer: WireObserver
+) -> tuple[HttpAnswer | None, str | None]:
+    """After the handshake: catch a TLS 1.3 verdict, send the request, read the answer."""
+    conn = channel.conn
+    if conn.get_protocol_version_name() == "TLSv1.3":
+        # Wait for the first post-handshake record (session ticket, or the rejection).
+        if channel.fill(wait=min(TLS13_VERDICT_WAIT, channel.deadline.left())):
+            failure = _drain(channel)
+            if failure is not None:
+                return None, failure
+    request = (
+        f"GET {target.path} HTTP/1.1\r\nHost: {target.host_header}\r\n"
+        "User-Agent: mtls-doctor\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    ).encode()
+    try:
+        conn.sendall(request)
+    except SSL.Error as exc:
+        return None, _ssl_reason(exc)
+    channel.flush()
+    raw = b""
+    while len(raw) < MAX_HTTP_BYTES:
+        try:
+            chunk = conn.recv(65536)
+        except SSL.WantReadError:
+            channel.flush()
+            if channel.eof:
+                break
+            try:
+                channel.fill()
+            except ConnectTimeout:
+                if raw:
+                    break
+                raise
+            continue
+        except SSL.ZeroReturnError:
+            break
+        except SSL.Error as exc:
+            if raw:
+                break
+            return None, _ssl_reason(exc)
+        if not chunk:
+            break
+        raw += chunk
+        if b"\r\n\r\n" in raw and _complete_enough(raw):
+            break
+    if not raw:
+        return None, "the server closed the connection without answering"
+    return _parse_http(raw), None
+
+
+def _complete_enough(raw: bytes) -> bool:
+    """Headers and at least one body line (or a declared empty body) have arrived."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    if b"content-length: 0" in head.lower():
+        return True
+    return b"\n" in body.strip(b"\r\n") or len(body) > 512
+
+
+def _drain(channel: _Channel) -> str | None:
+    """Process records already received; the reason if the server rejected us."""
+    conn = channel.conn
+    try:
+        conn.recv(1)
+    except SSL.WantReadError:
+        return None
+    except SSL.ZeroReturnError:
+        return "the server closed the connection"
+    except SSL.Error as exc:
+        return _ssl_reason(exc)
+    return None
+
+
+def _facts(
+    conn: SSL.Connection,
+    observer: WireObserver,
+    identity: ClientIdentity | None,
+    channel: _Channel,
+    completed: bool,
+    http_answer: HttpAnswer | None,
+    failure: str | None,
+) -> HandshakeFacts:
+    names = [n.rfc4514_string() for n in conn.get_client_ca_list(as_cryptography=True)]
+    info = observer.request_info()
+    received = next((a for a in observer.alerts_received if a != 0), None)
+    sent = next((a for a in observer.alerts_sent if a != 0), None)
+    version = conn.get_protocol_version_name() if observer.server_hello_seen else None
+    if not observer.server_hello_seen and received is not None:
+        raise HandshakeError(
+            f"the server refused the connection before client authentication: TLS alert "
+            f"{received} {ALERT_NAMES.get(received, '')} (no common TLS version or cipher?)"
+        )
+    if not observer.server_hello_seen and failure is not None:
+        raise HandshakeError(f"the TLS handshake failed before client authentication: {failure}")
+    return HandshakeFacts(
+        certificate_sent=observer.certificate_sent,
+        certificate_requested=observer.certificate_request is not None,
+        handshake_completed=completed,
+        tls_version=version if version and version != "Unknown" else None,
+        cipher=conn.get_cipher_name() if completed else None,
+        acceptable_ca_names=tuple(names[:MAX_CA_NAMES]),
+        ca_names_dropped=max(0, len(names) - MAX_CA_NAMES),
+        signature_algorithms=info.signature_algorithms if info else (),
+        certificate_types=info.certificate_types if info else (),
+        server_chain=_server_chain(conn),
+        alert_received=alert(received) if received is not None else None,
+        alert_sent=alert(sent) if sent is not None else None,
+        http=http_answer,
+        closed_without_answer=(
+            http_answer is None and received is None and (channel.eof or channel.reset)
+        ),
+        error=failure,
+    )
