@@ -1,12 +1,17 @@
-"""The built-in mTLS lab.
+"""The built-in mTLS lab: a PKI that fails in every way, and servers to try it on.
 
-lab pki DIR     generate the lab PKI (CAs, a server identity, one client
-                identity for every failure cause) and a manifest.json
+lab pki DIR      generate the lab PKI (CAs, a server identity, one client
+                 identity for every failure cause) and manifest.json
+lab up [DIR]     start the lab servers on 127.0.0.1 in the background and
+                 print how to try them with curl or a browser
+lab down [DIR]   stop them
+lab serve DIR    run the lab servers in the foreground (what `up` starts)
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from mtls_doctor.ui import UI
 
@@ -21,38 +26,93 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="put OCSP, caIssuers and CRL URLs under this base into the certificates",
     )
-    pki.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    for name, text in (
+        ("up", "start the lab servers in the background"),
+        ("down", "stop the lab servers"),
+        ("serve", "run the lab servers in the foreground"),
+    ):
+        action = sub.add_parser(name, help=text)
+        action.add_argument(
+            "directory",
+            metavar="DIR",
+            nargs="?",
+            help="lab directory (default: $XDG_STATE_HOME/mtls-doctor/lab)",
+        )
+    for action in sub.choices.values():
+        action.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     """Dispatch the lab action."""
-    if args.lab_command == "pki":
-        return _pki(args, ui)
+    from mtls_doctor.lab import control
+
+    directory = Path(args.directory) if args.directory else control.default_directory()
+    match args.lab_command:
+        case "pki":
+            return _pki(directory, args.base_url, ui)
+        case "up":
+            state = control.start_background(directory)
+            _print_state(ui, state)
+            return 0
+        case "down":
+            stopped = control.stop_background(directory)
+            if ui.json_mode:
+                ui.emit_json({"stopped": stopped, "directory": str(directory)})
+            else:
+                ui.console.print("lab stopped" if stopped else f"no lab running in {directory}")
+            return 0
+        case "serve":
+            control.serve_forever(directory)
+            return 0
     raise AssertionError(args.lab_command)  # argparse restricts the choices
 
 
-def _pki(args: argparse.Namespace, ui: UI) -> int:
-    from pathlib import Path
+def _print_state(ui: UI, state: dict[str, object]) -> None:
+    if ui.json_mode:
+        ui.emit_json(state)
+        return
+    directory = Path(str(state["directory"]))
+    servers = state["servers"]
+    assert isinstance(servers, dict)
+    console = ui.console
+    console.print(f"Lab running (pid {state['pid']}); files in [bold]{directory}[/]")
+    for name, info in servers.items():
+        console.print(f"  {info['url']:<28} {name:<15} {info['description']}")
+    ids = directory / "identities"
+    strict = servers["strict"]["url"]
+    console.print("\nTry it:")
+    console.print(f"  mtls-doctor probe {strict}")
+    console.print(f"  mtls-doctor check {strict} --cert {ids / 'expired.pem'}")
+    console.print(
+        f"  curl --cacert {directory / 'ca' / 'root.pem'} --cert {ids / 'good-ecdsa.crt'} "
+        f"--key {ids / 'good-ecdsa.key'} {strict}"
+    )
+    console.print(
+        f"  browser: import {ids / 'good-rsa.p12'} (password in {directory / 'p12-password.txt'})"
+        f" and open {servers['nginx-like']['url']}"
+    )
+    console.print("Stop with: mtls-doctor lab down" + (f" {directory}" if directory else ""))
 
+
+def _pki(directory: Path, base_url: str | None, ui: UI) -> int:
     from mtls_doctor.errors import UsageError
     from mtls_doctor.lab.pki import build_lab_pki, manifest
 
-    target = Path(args.directory)
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"{target}: exists and is not a directory")
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory}: exists and is not a directory")
     try:
-        pki = build_lab_pki(target, base_url=args.base_url)
+        pki = build_lab_pki(directory, base_url=base_url)
     except OSError as exc:
-        raise UsageError(f"{target}: cannot write the lab ({exc.strerror or exc})") from None
+        raise UsageError(f"{directory}: cannot write the lab ({exc.strerror or exc})") from None
     document = manifest(pki)
     if ui.json_mode:
-        ui.emit_json({"directory": str(target), **document})
+        ui.emit_json({"directory": str(directory), **document})
         return 0
     console = ui.console
-    console.print(f"Lab PKI written to [bold]{target}[/]")
+    console.print(f"Lab PKI written to [bold]{directory}[/]")
     console.print(f"  servers trust   {document['client_ca_bundle']}")
     console.print(f"  p12 password in {document['password_file']}")
     for item in document["identities"]:
         console.print(f"  {item['name']:<22} → {item['expected_cause']:<28} {item['pem']}")
-    console.print(f"Try: mtls-doctor inspect {target / 'identities'}")
+    console.print(f"Try: mtls-doctor inspect {directory / 'identities'}")
     return 0

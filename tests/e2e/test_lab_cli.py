@@ -1,0 +1,59 @@
+"""``mtls-doctor lab pki|up|down`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cli import run_cli, run_process
+
+
+def test_lab_pki_writes_a_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "lab", "pki", str(tmp_path / "lab"), "--json")
+    assert result.code == 0
+    manifest = json.loads((tmp_path / "lab" / "manifest.json").read_text())
+    causes = {i["name"]: i["expected_cause"] for i in manifest["identities"]}
+    assert causes["expired"] == "certificate_expired"
+    assert causes["rotated"] == "issuer_rotated"
+    for item in manifest["identities"]:
+        assert (tmp_path / "lab" / item["pem"]).is_file()
+    key_mode = (tmp_path / "lab" / "identities" / "good-rsa.key").stat().st_mode & 0o777
+    assert key_mode == 0o600
+    assert "PRIVATE KEY" not in result.out
+
+
+def test_lab_pki_refuses_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert run_cli(capsys, "lab", "pki", str(target)).code == 2
+
+
+def test_lab_up_serves_until_down(tmp_path: Path) -> None:
+    directory = tmp_path / "lab"
+    up = run_process("lab", "up", str(directory), "--json")
+    try:
+        assert up.code == 0, up.err
+        state = json.loads(up.out)
+        strict = state["servers"]["strict"]["url"]
+        probe = run_process("probe", "--json", strict)
+        assert json.loads(probe.out)["client_auth"] == "required"
+        curl = shutil.which("curl")
+        if curl:
+            ids = directory / "identities"
+            done = subprocess.run(
+                [curl, "-sS", "--cacert", str(directory / "ca" / "root.pem"),
+                 "--cert", str(ids / "good-ecdsa.crt"), "--key", str(ids / "good-ecdsa.key"),
+                 strict],
+                capture_output=True, text=True, timeout=30,
+            )  # fmt: skip
+            assert "Hello CN=good-ecdsa@lab.test" in done.stdout, done.stderr
+        again = run_process("lab", "up", str(directory), "--json")
+        assert json.loads(again.out)["pid"] == state["pid"]  # idempotent
+    finally:
+        down = run_process("lab", "down", str(directory), "--json")
+    assert json.loads(down.out)["stopped"] is True
+    assert json.loads(run_process("lab", "down", str(directory), "--json").out)["stopped"] is False
