@@ -397,6 +397,24 @@ def _assemble(
             result.identities.append(_build_identity(material, leaf, source, others, key, matches))
 
 
+def _set_aside_ca_files(result: LoadResult) -> None:
+    """A keyless CA certificate given beside real identities is chain material.
+
+    ``--cert client.pem --cert intermediate.pem`` means "here is my chain",
+    not "I have two identities".
+    """
+    keyless_cas = [
+        item
+        for item in result.identities
+        if item.private_key is None and item.facts.certificate.is_ca
+    ]
+    if not keyless_cas or len(keyless_cas) == len(result.identities):
+        return
+    for item in keyless_cas:
+        result.identities.remove(item)
+        result.ca_certificates.extend([item.certificate, *item.chain])
+
+
 def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
     """Files to read, each with whether it came from a directory scan."""
     files: list[tuple[Path, bool]] = []
@@ -451,6 +469,7 @@ def load_identities(
         materials.append((material, in_directory))
     for material, in_directory in materials:
         _assemble([material], pool, in_directory=in_directory, result=result)
+    _set_aside_ca_files(result)
     result.problems.extend(
         LoadProblem(
             path=origin,

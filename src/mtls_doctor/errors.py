@@ -16,7 +16,8 @@ contract's exit codes::
        ├─ ConnectTimeout                a step took longer than --timeout
        ├─ NotTLSError                   the peer does not speak TLS
        ├─ HandshakeError                TLS refused before client auth was reached
-       └─ RevocationFetchError(url)     recorded as a fact inside a diagnosis, not fatal
+       └─ FetchError(url)               an AIA / CRL / OCSP download failed
+          └─ RevocationFetchError(url)  recorded as a fact inside a diagnosis, not fatal
 
 Every message is one line that says what is wrong and what to do. No message
 ever contains a password or private key material.
@@ -115,12 +116,18 @@ class HandshakeError(NetworkError):
     code = "handshake_failed"
 
 
-class RevocationFetchError(NetworkError):
-    """A CRL or OCSP lookup failed; recorded as a fact, never fatal to a diagnosis."""
+class FetchError(NetworkError):
+    """An HTTP download (AIA caIssuers, CRL, OCSP) failed; recorded as a fact."""
 
-    code = "revocation_fetch"
+    code = "fetch"
 
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
         self.reason = reason
         super().__init__(f"{url}: {reason}")
+
+
+class RevocationFetchError(FetchError):
+    """A CRL or OCSP lookup failed; recorded as a fact, never fatal to a diagnosis."""
+
+    code = "revocation_fetch"

@@ -210,3 +210,88 @@ class InspectReport:
     checked_at: datetime
     identities: tuple[IdentityReport, ...]
     problems: tuple[LoadProblem, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainLink:
+    """One certificate above the leaf on its issuing path, and where we found it."""
+
+    certificate: CertFacts
+    #: ``bundle`` (sent with the leaf), ``directory``, ``ca-bundle``, ``aia`` (fetched).
+    source: str
+    #: Presented in the handshake (only ``bundle`` certificates are).
+    sent: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainFacts:
+    """The leaf's issuing path as far as every source we have could build it.
+
+    Links are added only when the issuer's key verifies the signature, so a
+    CA that merely has the right *name* (a rotated CA) ends the path.
+    """
+
+    path: tuple[ChainLink, ...] = ()
+    #: Issuer certificates that carry the right name but did NOT sign the certificate
+    #: above them (name → their SPKI hashes): evidence of a rotated CA.
+    same_name_other_key: tuple[str, ...] = ()
+    #: Result of validating against ``--ca-bundle`` (the server's client-CA bundle):
+    #: None when no bundle was given, "" when valid, else the reason.
+    ca_bundle_error: str | None = None
+    #: AIA caIssuers URLs that could not be fetched, with why.
+    fetch_failures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevocationFacts:
+    """What CRL / OCSP said about the leaf (filled by the revocation adapter)."""
+
+    #: ``good``, ``revoked``, ``unknown`` or ``skipped``.
+    status: str
+    #: ``crl`` or ``ocsp`` (or ``""`` when unknown / skipped).
+    method: str = ""
+    #: Why: the reason code and date when revoked, what failed when unknown.
+    detail: str = ""
+    #: The subject of the certificate this is about (the leaf or an intermediate).
+    subject: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiagnosisFacts:
+    """Everything ``check`` gathered, for the pure verdict rules."""
+
+    #: The identity presented (None: no certificate was given).
+    identity: IdentityFacts | None
+    #: The connection made with the identity (None when it could not be presented).
+    attempt: HandshakeFacts | None = None
+    #: A connection without a certificate (None when not needed).
+    without_certificate: HandshakeFacts | None = None
+    chain: ChainFacts | None = None
+    #: Revocation status of the leaf and of each intermediate.
+    revocation: tuple[RevocationFacts, ...] = ()
+    #: The user chose this identity among several (``--select``).
+    selected_by_user: bool = False
+    #: Other identities that were available, with whether each fits this server.
+    alternatives: tuple[Alternative, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alternative:
+    """Another identity the user has, judged against this server."""
+
+    identity: IdentityFacts
+    #: Its chain reaches an accepted CA and nothing local blocks it.
+    fits: bool
+    #: Proven: a handshake with it was accepted (None: not tried).
+    accepted: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Diagnosis:
+    """The result of ``check``: the verdict, the findings, the evidence."""
+
+    verdict: Verdict
+    findings: tuple[Finding, ...]
+    facts: DiagnosisFacts
+    checked_at: datetime
+    handshakes: int

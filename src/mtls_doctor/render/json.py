@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mtls_doctor.model import (
     Alert,
     CertFacts,
+    Diagnosis,
     Finding,
     HandshakeFacts,
     IdentityFacts,
@@ -24,6 +25,7 @@ from mtls_doctor.rules.identity import allows_client_auth, days_left
 
 if TYPE_CHECKING:
     from mtls_doctor.probing import ProbeReport
+    from mtls_doctor.tls.target import Target
 
 JSON = dict[str, Any]
 
@@ -181,4 +183,77 @@ def probe_report(report: ProbeReport) -> JSON:
         "http_status": facts.http.status if facts.http else None,
         "http_first_line": facts.http.first_line if facts.http else None,
         "handshakes": report.handshakes,
+    }
+
+
+def check_probe(diagnosis: Diagnosis, target: Target) -> JSON:
+    """The ``probe`` object inside ``check``.
+
+    ``client_auth`` is known for sure only from a connection without a
+    certificate; when the certificate was accepted at the first try no such
+    connection was made (one handshake), and a requested-but-untested mode is
+    reported as ``null`` rather than guessed.
+    """
+    from mtls_doctor.probing import report_from
+    from mtls_doctor.rules.probe import ClientAuth
+
+    facts = diagnosis.facts
+    if facts.without_certificate is not None:
+        document = probe_report(report_from(target, facts.without_certificate))
+    elif facts.attempt is not None:
+        document = probe_report(report_from(target, facts.attempt))
+        if facts.attempt.certificate_requested:
+            document["client_auth"] = None
+            document["client_auth_evidence"] = (
+                "not tested: the certificate was accepted, so no connection without one was made"
+            )
+        else:
+            document["client_auth"] = str(ClientAuth.NOT_REQUESTED)
+        document["tls_alert"] = None
+        document["http_status"] = None
+        document["http_first_line"] = None
+    else:
+        return {"client_auth": None, "acceptable_ca_names": [], "tls_version": None}
+    document["handshakes"] = diagnosis.handshakes
+    return document
+
+
+def diagnosis(item: Diagnosis, target: Target) -> JSON:
+    """The ``check`` document."""
+    facts = item.facts
+    chain = facts.chain
+    return {
+        "target": str(target),
+        "url": target.url,
+        "checked_at": iso(item.checked_at),
+        "verdict": verdict(item.verdict),
+        "probe": check_probe(item, target),
+        "identity": (
+            identity(facts.identity, (), item.checked_at) if facts.identity is not None else None
+        ),
+        "handshake": handshake(facts.attempt) if facts.attempt is not None else None,
+        "findings": [finding(f) for f in item.findings],
+        "chain": [
+            {
+                "subject": link.certificate.subject,
+                "issuer": link.certificate.issuer,
+                "source": link.source,
+                "sent": link.sent,
+            }
+            for link in (chain.path if chain else ())
+        ],
+        "revocation": [
+            {"status": r.status, "method": r.method, "detail": r.detail, "subject": r.subject}
+            for r in facts.revocation
+        ],
+        "alternatives": [
+            {
+                "source": alt.identity.source,
+                "subject": alt.identity.certificate.subject,
+                "fits": alt.fits,
+                "accepted": alt.accepted,
+            }
+            for alt in facts.alternatives
+        ],
+        "handshakes": item.handshakes,
     }

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from mtls_doctor.model import CertFacts, Finding, IdentityReport, InspectReport, Severity
+from mtls_doctor.model import (
+    CertFacts,
+    Diagnosis,
+    Finding,
+    HandshakeFacts,
+    IdentityReport,
+    InspectReport,
+    Severity,
+)
 from mtls_doctor.rules.identity import allows_client_auth, days_left
 
 if TYPE_CHECKING:
@@ -139,3 +147,80 @@ def probe_report(console: Console, report: ProbeReport) -> None:
     if facts.http is not None:
         line = f" — {escape(facts.http.first_line)}" if facts.http.first_line else ""
         console.print(f"  [dim]HTTP[/]     {facts.http.status} {escape(facts.http.reason)}{line}")
+
+
+_VERDICT_STYLE = {"accepted": "bold green", "rejected_by_application": "bold yellow"}
+
+
+def diagnosis(console: Console, item: Diagnosis, target: str) -> None:
+    """The ``check`` output: verdict, evidence, other findings, the fix."""
+    cause = str(item.verdict.cause)
+    style = _VERDICT_STYLE.get(cause, "bold red")
+    mark = "✓" if cause == "accepted" else "✗"
+    console.print(f"[{style}]{mark} {cause}[/]  {escape(item.verdict.summary)}")
+    console.print()
+    console.print("[bold]What happened[/]")
+    for line in _evidence_lines(item, target):
+        console.print(f"  • {line}")
+    shown = [
+        f for f in item.findings if f.severity is not Severity.INFO or f.code != "chain_incomplete"
+    ]
+    if shown:
+        console.print()
+        console.print("[bold]Findings[/]")
+        for finding in shown:
+            console.print(f"  {finding_line(finding)}")
+    if item.verdict.fixes:
+        console.print()
+        console.print("[bold]Fix[/]")
+        for number, fix in enumerate(item.verdict.fixes, start=1):
+            console.print(f"  {number}. {escape(fix)}")
+    console.print(f"\n[dim]{item.handshakes} TLS handshake{'s' if item.handshakes != 1 else ''}[/]")
+
+
+def _evidence_lines(item: Diagnosis, target: str) -> list[str]:
+    facts = item.facts
+    lines: list[str] = []
+    seen = facts.attempt or facts.without_certificate
+    if seen is None:
+        return [f"no TLS connection to {escape(target)} could be completed"]
+    if seen.certificate_requested:
+        names = "; ".join(seen.acceptable_ca_names)
+        accepted = (
+            f"accepts CAs: {escape(names)}" if names else "lists no CA names (any CA it trusts)"
+        )
+        lines.append(
+            f"{escape(target)} asked for a client certificate ({seen.tls_version}); it {accepted}"
+        )
+    else:
+        lines.append(f"{escape(target)} did not ask for a client certificate ({seen.tls_version})")
+    if facts.identity is not None:
+        cert = facts.identity.certificate
+        chain = ", ".join(
+            escape(link.certificate.subject)
+            for link in (facts.chain.path if facts.chain else ())
+            if link.sent
+        )
+        sent_chain = f" with {chain}" if chain else " without intermediates"
+        if facts.attempt is not None:
+            lines.append(
+                f"presented {escape(cert.subject)} (issuer {escape(cert.issuer)}){sent_chain}"
+            )
+        else:
+            lines.append(f"could not present {escape(cert.subject)}: see the findings")
+    if facts.attempt is not None:
+        lines.append(f"with it: {escape(_answer(facts.attempt))}")
+    if facts.without_certificate is not None:
+        lines.append(f"without a certificate: {escape(_answer(facts.without_certificate))}")
+    return lines
+
+
+def _answer(facts: HandshakeFacts) -> str:
+    if facts.alert_received is not None:
+        return f"TLS alert {facts.alert_received.code} {facts.alert_received.name}"
+    if facts.http is not None:
+        first = f" — {facts.http.first_line}" if facts.http.first_line else ""
+        return f"HTTP {facts.http.status} {facts.http.reason}{first}"
+    if facts.closed_without_answer:
+        return "the server closed the connection without an answer"
+    return facts.error or "handshake completed"

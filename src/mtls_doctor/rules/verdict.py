@@ -1,0 +1,326 @@
+"""The one place where findings become a verdict: the cause that blocks first.
+
+Order of reasoning (and why):
+
+1. Nothing presented → did the server need it?
+2. A certificate that could not be presented (no key, wrong key) is found
+   before any network I/O; it matters only if the server asks for one.
+3. The server never asked → nothing was rejected here; look elsewhere.
+4. The server served the request → accepted (or an authorization refusal).
+5. The server refused → the local findings say why. The server's alert
+   breaks ties (it says which check failed first on its side); without a
+   local finding, only a specific alert (44 revoked) or a chain whose *name*
+   is accepted but is still refused (a rotated CA) is named; anything else
+   is ``rejected_unexplained`` with what was ruled out. Never a confident
+   wrong cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+
+from mtls_doctor.causes import CATALOGUE, Cause
+from mtls_doctor.model import (
+    DiagnosisFacts,
+    Finding,
+    HandshakeFacts,
+    Severity,
+    Verdict,
+)
+from mtls_doctor.rules.chain import Reach, check_chain_against_server
+from mtls_doctor.rules.identity import DEFAULT_WARN_DAYS, check_identity
+from mtls_doctor.rules.probe import REFUSING_STATUSES
+
+#: When several local problems exist and the server does not say which it hit:
+#: the chain first (a renewal from an untrusted CA would not help), then usage,
+#: revocation, validity, key strength.
+PRIORITY: tuple[Cause, ...] = (
+    Cause.PRIVATE_KEY_MISSING,
+    Cause.PRIVATE_KEY_MISMATCH,
+    Cause.UNTRUSTED_ISSUER,
+    Cause.ISSUER_ROTATED,
+    Cause.MISSING_INTERMEDIATE,
+    Cause.WRONG_KEY_USAGE,
+    Cause.CERTIFICATE_REVOKED,
+    Cause.CERTIFICATE_EXPIRED,
+    Cause.CERTIFICATE_NOT_YET_VALID,
+    Cause.UNSUPPORTED_KEY,
+)
+
+#: What a server's alert says about the cause (OpenSSL's X509 error → alert
+#: mapping in ssl/statem/statem_lib.c; Go sends 42 for most, Java 46).
+ALERT_HINTS: dict[int, tuple[Cause, ...]] = {
+    44: (Cause.CERTIFICATE_REVOKED,),
+    45: (Cause.CERTIFICATE_EXPIRED,),
+    43: (Cause.WRONG_KEY_USAGE, Cause.UNSUPPORTED_KEY),
+    48: (Cause.UNTRUSTED_ISSUER, Cause.MISSING_INTERMEDIATE, Cause.ISSUER_ROTATED),
+    51: (Cause.ISSUER_ROTATED, Cause.PRIVATE_KEY_MISMATCH),
+    42: (Cause.CERTIFICATE_NOT_YET_VALID, Cause.UNSUPPORTED_KEY, Cause.ISSUER_ROTATED),
+    46: (Cause.UNTRUSTED_ISSUER, Cause.ISSUER_ROTATED, Cause.CERTIFICATE_EXPIRED),
+}
+#: Alerts and pages that mean "your chain did not verify" without saying why.
+_CHAIN_REFUSALS = frozenset({42, 46, 48, 51})
+_NGINX_NO_CERT = "No required SSL certificate was sent"
+
+
+class Outcome(StrEnum):
+    """What the server did with one connection."""
+
+    NOT_REQUESTED = "not_requested"
+    SERVED = "served"
+    APP_REFUSED = "app_refused"  # 401/403 after a completed handshake
+    REFUSED = "refused"
+
+
+def outcome(facts: HandshakeFacts) -> Outcome:
+    """Classify one connection's result."""
+    if facts.alert_received is not None:
+        return Outcome.REFUSED
+    http = facts.http
+    if http is not None:
+        if http.status in (401, 403) and facts.handshake_completed:
+            return Outcome.APP_REFUSED
+        if http.status in REFUSING_STATUSES:
+            return Outcome.REFUSED
+        return Outcome.SERVED if facts.certificate_requested else Outcome.NOT_REQUESTED
+    if not facts.handshake_completed or facts.closed_without_answer or facts.error:
+        return Outcome.REFUSED
+    return Outcome.SERVED if facts.certificate_requested else Outcome.NOT_REQUESTED
+
+
+def _evidence(facts: HandshakeFacts) -> str:
+    if facts.alert_received is not None:
+        a = facts.alert_received
+        return f"the server sent TLS alert {a.code} ({a.name})"
+    if facts.http is not None:
+        line = f": {facts.http.first_line}" if facts.http.first_line else ""
+        return f"the server answered HTTP {facts.http.status}{line}"
+    if facts.closed_without_answer:
+        return "the server closed the connection without an answer"
+    return f"the handshake failed: {facts.error}" if facts.error else "the server answered"
+
+
+def _blocking(findings: Iterable[Finding]) -> list[Cause]:
+    present = {f.cause for f in findings if f.cause is not None and f.severity is Severity.ERROR}
+    return [cause for cause in PRIORITY if cause in present]
+
+
+def make_verdict(cause: Cause, detail: str = "", extra_fixes: tuple[str, ...] = ()) -> Verdict:
+    info = CATALOGUE[cause]
+    summary = f"{info.title} {detail}".strip()
+    return Verdict(
+        cause=cause, summary=summary, fixes=(*extra_fixes, *info.user_fixes, *info.server_fixes)
+    )
+
+
+def _first_message(findings: list[Finding], cause: Cause) -> str:
+    return next((f.message for f in findings if f.cause is cause), "")
+
+
+def diagnose(
+    facts: DiagnosisFacts, now: datetime, warn_days: int = DEFAULT_WARN_DAYS
+) -> tuple[tuple[Finding, ...], Verdict]:
+    """All findings, and the verdict: the cause that blocks first."""
+    findings: list[Finding] = []
+    identity = facts.identity
+    if identity is not None:
+        findings.extend(check_identity(identity, now, warn_days))
+    findings.extend(_revocation_findings(facts))
+    attempt = facts.attempt
+    reach = Reach.UNKNOWN
+    if identity is not None and attempt is not None and facts.chain is not None:
+        if attempt.certificate_requested:
+            chain_reach, chain_findings = check_chain_against_server(
+                identity, facts.chain, attempt.acceptable_ca_names
+            )
+            reach = chain_reach.reach
+            findings.extend(chain_findings)
+    findings.extend(
+        Finding(
+            code="better_identity_available",
+            severity=Severity.INFO,
+            message=f"{alt.identity.source} ({alt.identity.certificate.subject}) fits "
+            "this server" + (" and was accepted." if alt.accepted else "."),
+        )
+        for alt in facts.alternatives
+        if alt.fits
+    )
+    verdict = _decide(facts, findings, reach)
+    return tuple(findings), verdict
+
+
+def _revocation_findings(facts: DiagnosisFacts) -> list[Finding]:
+    out = []
+    for item in facts.revocation:
+        about = f" ({item.subject})" if item.subject else ""
+        if item.status == "revoked":
+            out.append(
+                Finding(
+                    code=Cause.CERTIFICATE_REVOKED,
+                    severity=Severity.ERROR,
+                    cause=Cause.CERTIFICATE_REVOKED,
+                    message=f"{item.method.upper()} says the certificate{about} is revoked"
+                    + (f": {item.detail}" if item.detail else "."),
+                )
+            )
+        elif item.status == "unknown":
+            out.append(
+                Finding(
+                    code="revocation_unknown",
+                    severity=Severity.WARNING,
+                    message=f"Revocation status{about} could not be established: {item.detail}.",
+                )
+            )
+    return out
+
+
+def _decide(facts: DiagnosisFacts, findings: list[Finding], reach: Reach) -> Verdict:
+    identity = facts.identity
+    if identity is None:
+        return _without_certificate(facts.without_certificate or facts.attempt)
+    blocking = _blocking(findings)
+    key_problem = next(
+        (c for c in blocking if c in (Cause.PRIVATE_KEY_MISSING, Cause.PRIVATE_KEY_MISMATCH)),
+        None,
+    )
+    attempt = facts.attempt
+    if attempt is None:
+        probe = facts.without_certificate
+        if probe is not None and not probe.certificate_requested:
+            return _not_requested(probe)
+        cause = key_problem or Cause.REJECTED_UNEXPLAINED
+        return make_verdict(
+            cause,
+            _first_message(findings, cause) + " The TLS library refuses to present it, so no "
+            "handshake with it was attempted.",
+        )
+    result = outcome(attempt)
+    if result is Outcome.NOT_REQUESTED or not attempt.certificate_requested:
+        return _not_requested(attempt)
+    if result is Outcome.SERVED:
+        return make_verdict(
+            Cause.ACCEPTED, f"Presented {identity.source} ({identity.certificate.subject})."
+        )
+    evidence = _evidence(attempt)
+    if result is Outcome.APP_REFUSED and not blocking:
+        return make_verdict(
+            Cause.REJECTED_BY_APPLICATION,
+            f"The handshake with {identity.certificate.subject} completed, then {evidence}.",
+        )
+    if not attempt.certificate_sent:
+        return make_verdict(
+            Cause.UNSUPPORTED_KEY,
+            "The client had a certificate but its TLS library did not send it: none of the "
+            f"signature algorithms the server asked for ({', '.join(attempt.signature_algorithms)})"
+            f" fits its {identity.certificate.key_type} key.",
+        )
+    if facts.selected_by_user:
+        better = next((alt for alt in facts.alternatives if alt.fits), None)
+        if better is not None:
+            return make_verdict(
+                Cause.WRONG_CERTIFICATE_SELECTED,
+                f"{identity.source} was refused ({evidence}); {better.identity.source} "
+                f"({better.identity.certificate.subject}) fits this server.",
+                (f"Use {better.identity.source} ({better.identity.certificate.subject}).",),
+            )
+    hints = _hints(attempt)
+    if blocking:
+        chosen = next((c for c in blocking if c in hints), blocking[0])
+        return make_verdict(chosen, f"{_first_message(findings, chosen)} Evidence: {evidence}.")
+    if Cause.CERTIFICATE_REVOKED in hints and len(hints) == 1:
+        return make_verdict(
+            Cause.CERTIFICATE_REVOKED,
+            f"Evidence: {evidence}; no local check contradicts it.",
+        )
+    if reach is Reach.REACHES and _rotation_evidence(facts, attempt):
+        return make_verdict(
+            Cause.ISSUER_ROTATED,
+            f"The issuer's name is one the server accepts, yet {evidence}: the server holds a "
+            "different key under that name.",
+        )
+    if reach is Reach.UNKNOWN and attempt.alert_received and attempt.alert_received.code == 48:
+        return make_verdict(
+            Cause.UNTRUSTED_ISSUER,
+            f"{evidence.capitalize()}; it did not list its accepted CAs, so whether an "
+            "intermediate is missing or the CA is not trusted cannot be told apart from here "
+            "(pass the server's client-CA bundle with --ca-bundle to settle it).",
+        )
+    ruled_out = "expiry, validity dates, key, usage, key strength" + (
+        ", issuer versus the accepted CA names" if reach is Reach.REACHES else ""
+    )
+    unchecked = []
+    if not any(r.status in ("good", "revoked") for r in facts.revocation):
+        unchecked.append("revocation (no CRL/OCSP answer)")
+    if facts.chain is None or facts.chain.ca_bundle_error is None:
+        unchecked.append("the server's CA keys (pass --ca-bundle)")
+    open_questions = f" Not verifiable from here: {', '.join(unchecked)}." if unchecked else ""
+    return make_verdict(
+        Cause.REJECTED_UNEXPLAINED,
+        f"{evidence.capitalize()}, but every local check passes ({ruled_out}).{open_questions}",
+    )
+
+
+def _hints(attempt: HandshakeFacts) -> tuple[Cause, ...]:
+    if attempt.alert_received is not None:
+        return ALERT_HINTS.get(attempt.alert_received.code, ())
+    return ()
+
+
+def _rotation_evidence(facts: DiagnosisFacts, attempt: HandshakeFacts) -> bool:
+    """A refusal of a chain whose issuer *name* is accepted points to a re-keyed CA when:
+    the server says so in its alert (unknown_ca, decrypt_error), we know a same-name CA
+    with another key, or the refusal is generic but revocation is known good and we hold
+    the named CA's certificate ourselves (so we know the key the server does not accept).
+    """
+    if facts.chain is not None and facts.chain.same_name_other_key:
+        return True
+    alert = attempt.alert_received
+    if alert is not None and alert.code in (48, 51):
+        return True
+    revocation_good = bool(facts.revocation) and all(r.status == "good" for r in facts.revocation)
+    holds_named_ca = facts.chain is not None and any(
+        link.certificate.subject in attempt.acceptable_ca_names for link in facts.chain.path
+    )
+    return revocation_good and holds_named_ca and _refuses_chain(attempt)
+
+
+def _refuses_chain(attempt: HandshakeFacts) -> bool:
+    if attempt.alert_received is not None:
+        return attempt.alert_received.code in _CHAIN_REFUSALS
+    if attempt.http is not None:
+        return attempt.http.status in (400, 495) and _NGINX_NO_CERT not in attempt.http.first_line
+    return attempt.closed_without_answer
+
+
+def _not_requested(facts: HandshakeFacts) -> Verdict:
+    served = f" ({_evidence(facts)})" if facts.http is not None else ""
+    return make_verdict(
+        Cause.CLIENT_AUTH_NOT_REQUESTED,
+        f"No CertificateRequest came on this host name and port{served}.",
+    )
+
+
+def _without_certificate(facts: HandshakeFacts | None) -> Verdict:
+    if facts is None:
+        return make_verdict(Cause.REJECTED_UNEXPLAINED, "No connection was made.")
+    result = outcome(facts)
+    evidence = _evidence(facts)
+    if result is Outcome.NOT_REQUESTED:
+        return make_verdict(
+            Cause.ACCEPTED,
+            "The server does not ask for a client certificate here and served the request.",
+        )
+    if result is Outcome.SERVED:
+        return make_verdict(
+            Cause.ACCEPTED,
+            "The server asks for a client certificate but serves clients without one.",
+        )
+    if result is Outcome.APP_REFUSED and not facts.certificate_requested:
+        return make_verdict(Cause.REJECTED_BY_APPLICATION, f"Without a certificate, {evidence}.")
+    names = "; ".join(facts.acceptable_ca_names) or "none listed (any CA it trusts)"
+    return make_verdict(
+        Cause.NO_CERTIFICATE_SENT,
+        f"Without a certificate, {evidence}. Accepted CAs: {names}.",
+    )
