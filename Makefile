@@ -14,8 +14,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	rm -rf lab && $(BIN)/mtls-doctor lab pki lab
-	$(BIN)/mtls-doctor inspect lab/identities --password-file lab/p12-password.txt || true
+	$(BIN)/mtls-doctor demo
 
 system-deps:
 	@scripts/system-deps
