@@ -37,3 +37,13 @@ def chdir_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     """Run a test inside its own temporary directory."""
     monkeypatch.chdir(tmp_path)
     yield tmp_path
+
+
+# The real-server fixtures (nginx, Apache, HAProxy, s_server) for every test folder.
+from tests.servers.conftest import (  # noqa: E402
+    live_lab_all_crls,
+    live_lab_haproxy_pem,
+    servers,
+)
+
+__all__ = ["live_lab_all_crls", "live_lab_haproxy_pem", "servers"]

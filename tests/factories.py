@@ -6,7 +6,15 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mtls_doctor.model import CertFacts, IdentityFacts
+from mtls_doctor.model import (
+    CertFacts,
+    ChainFacts,
+    ChainLink,
+    HandshakeFacts,
+    HttpAnswer,
+    IdentityFacts,
+)
+from mtls_doctor.tls.alerts import alert
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ROOT = "CN=Root CA,O=Example"
@@ -70,3 +78,33 @@ def identity(**overrides: Any) -> IdentityFacts:
         key_matches=True,
     )
     return replace(base, **overrides)
+
+
+def handshake(**overrides: Any) -> HandshakeFacts:
+    """A TLS 1.3 connection where the server asked for a certificate, listing ROOT."""
+    base = HandshakeFacts(
+        certificate_sent=True,
+        certificate_requested=True,
+        handshake_completed=True,
+        tls_version="TLSv1.3",
+        acceptable_ca_names=(ROOT,),
+        http=HttpAnswer(status=200, reason="OK", first_line="hello"),
+    )
+    return replace(base, **overrides)
+
+
+def refused(code: int, **overrides: Any) -> HandshakeFacts:
+    """The server refused with TLS alert ``code``."""
+    return handshake(alert_received=alert(code), http=None, **overrides)
+
+
+def nginx_page(reason: str = "The SSL certificate error") -> HttpAnswer:
+    """nginx's 400 page."""
+    return HttpAnswer(status=400, reason="Bad Request", first_line=f"400 {reason}")
+
+
+def chain_facts(*links: ChainLink, **overrides: Any) -> ChainFacts:
+    """The issuing path: by default the intermediate, sent."""
+    if not links:
+        links = (ChainLink(certificate=ca(ISSUING, ROOT), source="bundle", sent=True),)
+    return replace(ChainFacts(path=links), **overrides)

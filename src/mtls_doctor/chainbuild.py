@@ -127,6 +127,7 @@ def _validate(
 ) -> str:
     """Validate against the server's client-CA bundle with cryptography's verifier."""
     from cryptography.x509.verification import (
+        Criticality,
         ExtensionPolicy,
         PolicyBuilder,
         Store,
@@ -138,12 +139,16 @@ def _validate(
         builder = builder.time(now)
     # Usage and key checks are our rules' job (with better words); here we only ask
     # "does a path to this bundle exist?".
+    # (A CA policy must still require basicConstraints: cryptography insists, rightly.)
+    ca_policy = ExtensionPolicy.permit_all().require_present(
+        x509.BasicConstraints, Criticality.AGNOSTIC, None
+    )
     builder = builder.extension_policies(
-        ca_policy=ExtensionPolicy.permit_all(), ee_policy=ExtensionPolicy.permit_all()
+        ca_policy=ca_policy, ee_policy=ExtensionPolicy.permit_all()
     )
     intermediates = [c for c, source in pools if source != "ca-bundle"]
     try:
         builder.build_client_verifier().verify(identity.certificate, intermediates)
-    except VerificationError as exc:
+    except (VerificationError, ValueError) as exc:
         return str(exc)
     return ""

@@ -1,0 +1,185 @@
+"""``mtls-doctor check`` and ``demo`` as a user runs them, on the built-in lab."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mtls_doctor.lab.pki import LabPKI
+from mtls_doctor.lab.server import LabFleet, running_lab
+from tests.cli import assert_one_clean_error_line, run_cli, run_process
+from tests.servers.hostile import closed_port, hostile_server
+
+CONTRACT_TOP = {"verdict", "probe", "identity", "handshake", "findings", "handshakes"}
+
+
+@pytest.fixture(scope="module")
+def fleet(live_lab: LabPKI) -> Iterator[LabFleet]:
+    with running_lab(live_lab) as running:
+        yield running
+
+
+def _check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    result = run_cli(capsys, "check", "--json", *args)
+    return result.code, json.loads(result.out)
+
+
+def test_accepted_in_one_handshake(
+    fleet: LabFleet, live_lab: LabPKI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc = _check(
+        capsys, fleet.servers["strict"].target, "--cert", str(live_lab.identities["good-rsa"].pem)
+    )
+    assert code == 0
+    assert CONTRACT_TOP <= set(doc)
+    assert doc["verdict"]["cause"] == "accepted"
+    assert doc["handshakes"] == 1
+    assert doc["handshake"]["tls_alert"] is None and doc["handshake"]["http_status"] == 200
+    assert doc["identity"]["subject"].startswith("CN=good-rsa@lab.test")
+    assert doc["probe"]["acceptable_ca_names"] == ["CN=Lab Root CA,O=mtls-doctor lab"]
+
+
+def test_rejected_has_alert_evidence_and_fixes(
+    fleet: LabFleet, live_lab: LabPKI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc = _check(
+        capsys, fleet.servers["strict"].target, "--cert", str(live_lab.identities["expired"].p12)
+    )
+    assert code == 1
+    assert doc["verdict"]["cause"] == "certificate_expired"
+    assert doc["verdict"]["fixes"]
+    assert doc["handshake"]["tls_alert"] == {"code": 45, "name": "certificate_expired"}
+    assert doc["probe"]["client_auth"] == "required"
+    assert doc["handshakes"] == 2
+    assert "certificate_expired" in {f["code"] for f in doc["findings"]}
+
+
+def test_text_output_names_cause_evidence_and_fix(
+    fleet: LabFleet, live_lab: LabPKI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(
+        capsys, "check", fleet.servers["nginx-like"].target,
+        "--cert", str(live_lab.identities["no-client-auth"].pem),
+    )  # fmt: skip
+    assert result.code == 1
+    assert "wrong_key_usage" in result.out
+    assert "The SSL certificate error" in result.out  # what the server said
+    assert "Fix" in result.out and "clientAuth" in result.out
+
+
+def test_several_identities_picks_the_one_that_fits(
+    fleet: LabFleet, live_lab: LabPKI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("untrusted", "good-ecdsa", "expired"):
+        shutil.copy(live_lab.identities[name].pem, tmp_path / f"{name}.pem")
+    code, doc = _check(capsys, fleet.servers["strict"].target, "--cert", str(tmp_path))
+    assert code == 0
+    assert doc["identity"]["subject"].startswith("CN=good-ecdsa@lab.test")
+    assert doc["handshakes"] == 1
+
+
+def test_select_the_wrong_one(
+    fleet: LabFleet, live_lab: LabPKI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc = _check(
+        capsys, fleet.servers["strict"].target,
+        "--cert", str(live_lab.identities["untrusted"].pem),
+        "--cert", str(live_lab.identities["good-rsa"].p12),
+        "--select", "untrusted@lab.test",
+    )  # fmt: skip
+    assert code == 1
+    assert doc["verdict"]["cause"] == "wrong_certificate_selected"
+    assert "good-rsa" in doc["verdict"]["summary"]
+    assert doc["handshakes"] == 2
+    assert [a["accepted"] for a in doc["alternatives"]] == [True]
+
+
+def test_select_matches_nothing(
+    fleet: LabFleet, live_lab: LabPKI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(
+        capsys, "check", fleet.servers["strict"].target,
+        "--cert", str(live_lab.identities["good-rsa"].pem), "--select", "nobody",
+    )  # fmt: skip
+    assert_one_clean_error_line(result, 2)
+
+
+def test_no_certificate_and_optional(fleet: LabFleet, capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = _check(capsys, fleet.servers["nginx-like"].target)
+    assert (code, doc["verdict"]["cause"]) == (1, "no_certificate_sent")
+    assert doc["identity"] is None and doc["handshakes"] == 1
+    code, doc = _check(capsys, fleet.servers["optional"].target)
+    assert (code, doc["verdict"]["cause"]) == (0, "accepted")
+
+
+def test_key_problems_are_found_before_presenting(
+    fleet: LabFleet, live_lab: LabPKI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc = _check(
+        capsys, fleet.servers["strict"].target, "--cert", str(live_lab.identities["no-key"].p12)
+    )
+    assert (code, doc["verdict"]["cause"]) == (1, "private_key_missing")
+    assert doc["handshake"] is None and doc["handshakes"] == 1
+    code, doc = _check(
+        capsys, fleet.servers["no-client-auth"].target,
+        "--cert", str(live_lab.identities["mismatched-key"].pem),
+    )  # fmt: skip
+    assert doc["verdict"]["cause"] == "client_auth_not_requested"
+
+
+def test_network_verdicts_exit_3(capsys: pytest.CaptureFixture[str], live_lab: LabPKI) -> None:
+    result = run_cli(capsys, "check", "--json", f"127.0.0.1:{closed_port()}")
+    assert result.code == 3
+    assert result.json["verdict"]["cause"] == "unreachable"
+    with hostile_server("http") as port:
+        result = run_cli(capsys, "check", "--json", f"127.0.0.1:{port}", "--timeout", "3")
+    assert result.code == 3 and result.json["verdict"]["cause"] == "not_tls"
+    with hostile_server("silent") as port:
+        result = run_cli(
+            capsys, "check", f"127.0.0.1:{port}", "--timeout", "0.3",
+            "--cert", str(live_lab.identities["good-rsa"].pem),
+        )  # fmt: skip
+    assert_one_clean_error_line(result, 3)
+
+
+def test_bad_identity_file_is_exit_2(
+    fleet: LabFleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junk = tmp_path / "client.p12"
+    junk.write_bytes(b"\x30\x82\x01\x00garbage")
+    result = run_cli(capsys, "check", fleet.servers["strict"].target, "--cert", str(junk))
+    assert_one_clean_error_line(result, 2)
+
+
+def test_secrets_do_not_leak(
+    fleet: LabFleet, live_lab: LabPKI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    password = live_lab.password_file.read_text().strip()
+    key_line = live_lab.identities["good-rsa"].key.read_text().splitlines()[1]  # type: ignore[union-attr]
+    for name in ("good-rsa", "expired"):
+        ident = live_lab.identities[name]
+        for args in (["--json"], []):
+            result = run_cli(
+                capsys, "check", *args, fleet.servers["strict"].target,
+                "--cert", str(ident.p12_protected), "--password-file", str(live_lab.password_file),
+            )  # fmt: skip
+            assert password not in result.out + result.err
+            assert key_line not in result.out + result.err
+            assert "PRIVATE KEY" not in result.out + result.err
+
+
+def test_demo_passes_in_a_subprocess() -> None:
+    result = run_process("demo", "--json", timeout=120)
+    assert result.code == 0, result.out + result.err
+    document = json.loads(result.out)
+    assert document["passed"] is True
+    causes = {s["expected"] for s in document["scenarios"]}
+    network = {"unreachable", "timeout", "not_tls"}
+    from mtls_doctor.causes import Cause
+
+    assert causes == {c.value for c in Cause} - network
+    assert all(s["handshakes"] <= 2 for s in document["scenarios"])

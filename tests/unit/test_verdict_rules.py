@@ -1,0 +1,231 @@
+"""The verdict rules with hand-built facts and a fixed now: every cause both ways."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from mtls_doctor.causes import Cause
+from mtls_doctor.model import (
+    Alternative,
+    ChainFacts,
+    ChainLink,
+    DiagnosisFacts,
+    HttpAnswer,
+    RevocationFacts,
+)
+from mtls_doctor.rules.verdict import diagnose
+from tests.factories import (
+    ISSUING,
+    NOW,
+    ROOT,
+    ca,
+    cert,
+    chain_facts,
+    handshake,
+    identity,
+    nginx_page,
+    refused,
+)
+
+GOOD = identity()
+OTHER_ROOT = "CN=Other Root,O=Elsewhere"
+
+
+def verdict_of(facts: DiagnosisFacts) -> Cause:
+    return diagnose(facts, NOW)[1].cause
+
+
+def with_cert(attempt=None, **overrides):  # type: ignore[no-untyped-def]
+    base = DiagnosisFacts(
+        identity=overrides.pop("identity", GOOD),
+        attempt=attempt if attempt is not None else handshake(),
+        chain=overrides.pop("chain", chain_facts()),
+    )
+    return replace(base, **overrides)
+
+
+EXPIRED = identity(certificate=cert(not_after=NOW - timedelta(days=2)))
+NOT_YET = identity(certificate=cert(not_before=NOW + timedelta(days=2)))
+SERVER_EKU = identity(certificate=cert(extended_key_usage=("serverAuth",)))
+WEAK = identity(certificate=cert(key_type="RSA", key_bits=1024, curve=None))
+NO_KEY = identity(has_private_key=False, key_matches=None)
+BAD_KEY = identity(key_matches=False)
+UNTRUSTED = identity(certificate=cert(issuer=OTHER_ROOT), chain=(), path_length=0)
+
+#: (name, facts, expected cause). Each cause appears; the "both ways" test below
+#: checks that each is absent from the healthy case.
+CASES = [
+    ("accepted", with_cert(), Cause.ACCEPTED),
+    (
+        "application 403",
+        with_cert(handshake(http=HttpAnswer(status=403, reason="Forbidden", first_line="no"))),
+        Cause.REJECTED_BY_APPLICATION,
+    ),
+    (
+        "not requested",
+        with_cert(handshake(certificate_requested=False, acceptable_ca_names=())),
+        Cause.CLIENT_AUTH_NOT_REQUESTED,
+    ),
+    (
+        "no certificate, alert 116",
+        DiagnosisFacts(identity=None, without_certificate=refused(116, certificate_sent=False)),
+        Cause.NO_CERTIFICATE_SENT,
+    ),
+    (
+        "no certificate, nginx page",
+        DiagnosisFacts(
+            identity=None,
+            without_certificate=handshake(
+                certificate_sent=False, http=nginx_page("No required SSL certificate was sent")
+            ),
+        ),
+        Cause.NO_CERTIFICATE_SENT,
+    ),
+    ("expired (alert 45)", with_cert(refused(45), identity=EXPIRED), Cause.CERTIFICATE_EXPIRED),
+    (
+        "expired (nginx page, no alert)",
+        with_cert(handshake(http=nginx_page()), identity=EXPIRED),
+        Cause.CERTIFICATE_EXPIRED,
+    ),
+    ("not yet valid", with_cert(refused(42), identity=NOT_YET), Cause.CERTIFICATE_NOT_YET_VALID),
+    ("revoked by alert", with_cert(refused(44)), Cause.CERTIFICATE_REVOKED),
+    (
+        "revoked by CRL, nginx page",
+        with_cert(
+            handshake(http=nginx_page()),
+            revocation=(RevocationFacts(status="revoked", method="crl", detail="keyCompromise"),),
+        ),
+        Cause.CERTIFICATE_REVOKED,
+    ),
+    (
+        "untrusted issuer",
+        with_cert(refused(48), identity=UNTRUSTED, chain=ChainFacts()),
+        Cause.UNTRUSTED_ISSUER,
+    ),
+    (
+        "rotated: alert 48 with an accepted issuer name",
+        with_cert(refused(48)),
+        Cause.ISSUER_ROTATED,
+    ),
+    (
+        "rotated: same-name CA with another key in the server's bundle",
+        with_cert(handshake(http=nginx_page()), chain=chain_facts(same_name_other_key=(ROOT,))),
+        Cause.ISSUER_ROTATED,
+    ),
+    (
+        "missing intermediate",
+        with_cert(
+            refused(48),
+            identity=identity(chain=(), path_length=0),
+            chain=chain_facts(
+                ChainLink(certificate=ca(ISSUING, ROOT), source="directory", sent=False)
+            ),
+        ),
+        Cause.MISSING_INTERMEDIATE,
+    ),
+    (
+        "private key missing",
+        DiagnosisFacts(identity=NO_KEY, without_certificate=refused(116)),
+        Cause.PRIVATE_KEY_MISSING,
+    ),
+    (
+        "private key mismatch",
+        DiagnosisFacts(identity=BAD_KEY, without_certificate=refused(116)),
+        Cause.PRIVATE_KEY_MISMATCH,
+    ),
+    ("wrong key usage", with_cert(refused(43), identity=SERVER_EKU), Cause.WRONG_KEY_USAGE),
+    ("unsupported key", with_cert(refused(42), identity=WEAK), Cause.UNSUPPORTED_KEY),
+    (
+        "certificate not sent: no common signature algorithm",
+        with_cert(refused(116, certificate_sent=False)),
+        Cause.UNSUPPORTED_KEY,
+    ),
+    (
+        "wrong certificate selected",
+        with_cert(
+            refused(48),
+            identity=UNTRUSTED,
+            chain=ChainFacts(),
+            selected_by_user=True,
+            alternatives=(Alternative(identity=GOOD, fits=True, accepted=True),),
+        ),
+        Cause.WRONG_CERTIFICATE_SELECTED,
+    ),
+    ("rejected, nothing explains it", with_cert(refused(45)), Cause.REJECTED_UNEXPLAINED),
+    (
+        "nginx page, nothing local, revocation unknown",
+        with_cert(handshake(http=nginx_page())),
+        Cause.REJECTED_UNEXPLAINED,
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "facts", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_each_cause_is_reached(name: str, facts: DiagnosisFacts, expected: Cause) -> None:
+    assert verdict_of(facts) is expected
+
+
+def test_every_non_network_cause_is_covered() -> None:
+    covered = {expected for _, _, expected in CASES}
+    network = {Cause.UNREACHABLE, Cause.TIMEOUT, Cause.NOT_TLS}
+    assert covered == set(Cause) - network
+
+
+@pytest.mark.parametrize(
+    "cause", sorted({c for _, _, c in CASES} - {Cause.ACCEPTED, Cause.NO_CERTIFICATE_SENT})
+)
+def test_the_healthy_case_names_no_other_cause(cause: Cause) -> None:
+    findings, verdict = diagnose(with_cert(), NOW)
+    assert verdict.cause is Cause.ACCEPTED
+    assert all(f.cause is not cause for f in findings if f.severity == "error")
+
+
+def test_server_accepting_a_locally_expired_cert_is_still_accepted() -> None:
+    findings, verdict = diagnose(with_cert(identity=EXPIRED), NOW)
+    assert verdict.cause is Cause.ACCEPTED
+    assert "certificate_expired" in {f.code for f in findings}
+
+
+def test_the_servers_alert_breaks_ties_between_local_problems() -> None:
+    both = identity(certificate=cert(not_after=NOW - timedelta(days=1), issuer=OTHER_ROOT))
+    facts = with_cert(refused(45), identity=both, chain=ChainFacts())
+    assert verdict_of(facts) is Cause.CERTIFICATE_EXPIRED
+    # Without a specific alert, the chain comes first: renewing from that CA would not help.
+    assert verdict_of(replace(facts, attempt=handshake(http=nginx_page()))) is (
+        Cause.UNTRUSTED_ISSUER
+    )
+
+
+def test_generic_refusal_is_not_blamed_on_rotation_without_evidence() -> None:
+    facts = with_cert(handshake(http=nginx_page()))
+    assert verdict_of(facts) is Cause.REJECTED_UNEXPLAINED
+    revocation_good = (RevocationFacts(status="good", method="ocsp"),)
+    holding_root = chain_facts(
+        ChainLink(certificate=ca(ISSUING, ROOT), source="bundle", sent=True),
+        ChainLink(certificate=ca(ROOT), source="bundle", sent=True),
+    )
+    proven = replace(facts, revocation=revocation_good, chain=holding_root)
+    assert verdict_of(proven) is Cause.ISSUER_ROTATED
+
+
+def test_key_problem_does_not_matter_where_no_certificate_is_asked() -> None:
+    facts = DiagnosisFacts(
+        identity=NO_KEY,
+        without_certificate=handshake(certificate_requested=False, certificate_sent=False),
+    )
+    assert verdict_of(facts) is Cause.CLIENT_AUTH_NOT_REQUESTED
+
+
+def test_optional_server_serves_without_a_certificate() -> None:
+    facts = DiagnosisFacts(identity=None, without_certificate=handshake(certificate_sent=False))
+    assert verdict_of(facts) is Cause.ACCEPTED
+
+
+def test_verdict_carries_fixes_and_specific_summary() -> None:
+    _, verdict = diagnose(with_cert(refused(45), identity=EXPIRED), NOW)
+    assert "2 days ago" in verdict.summary
+    assert "alert 45" in verdict.summary
+    assert any("Renew" in fix for fix in verdict.fixes)
