@@ -141,6 +141,16 @@ IDENTITY_CATALOGUE: tuple[tuple[str, Cause, str], ...] = (
     ("expired", Cause.CERTIFICATE_EXPIRED, "notAfter was yesterday"),
     ("not-yet-valid", Cause.CERTIFICATE_NOT_YET_VALID, "notBefore is in two days"),
     ("revoked", Cause.CERTIFICATE_REVOKED, "listed in the intermediate's CRL"),
+    (
+        "revoked-crl-only",
+        Cause.CERTIFICATE_REVOKED,
+        "revoked; names a CRL distribution point but no OCSP responder",
+    ),
+    (
+        "revoked-ocsp-only",
+        Cause.CERTIFICATE_REVOKED,
+        "revoked; names an OCSP responder but no CRL distribution point",
+    ),
     ("untrusted", Cause.UNTRUSTED_ISSUER, "issued by a CA the servers do not trust"),
     ("rotated", Cause.ISSUER_ROTATED, "issued by a new CA key under the trusted root's name"),
     (
@@ -174,6 +184,8 @@ class _Issuer:
         eku: Sequence[x509.ObjectIdentifier] | None = (ExtendedKeyUsageOID.CLIENT_AUTH,),
         san: Sequence[x509.GeneralName] = (),
         aia_name: str | None = None,
+        ocsp: bool = True,
+        cdp: bool = True,
     ) -> x509.Certificate:
         issuer_cert = self.ca.certificate
         builder = (
@@ -201,21 +213,22 @@ class _Issuer:
         if san:
             builder = builder.add_extension(x509.SubjectAlternativeName(list(san)), critical=False)
         if self.base_url and aia_name:
-            builder = builder.add_extension(
-                x509.AuthorityInformationAccess(
-                    [
-                        x509.AccessDescription(
-                            AuthorityInformationAccessOID.OCSP,
-                            x509.UniformResourceIdentifier(f"{self.base_url}/ocsp/{aia_name}"),
-                        ),
-                        x509.AccessDescription(
-                            AuthorityInformationAccessOID.CA_ISSUERS,
-                            x509.UniformResourceIdentifier(f"{self.base_url}/ca/{aia_name}.der"),
-                        ),
-                    ]
+            access = [
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.OCSP,
+                    x509.UniformResourceIdentifier(f"{self.base_url}/ocsp/{aia_name}"),
                 ),
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.CA_ISSUERS,
+                    x509.UniformResourceIdentifier(f"{self.base_url}/ca/{aia_name}.der"),
+                ),
+            ]
+            builder = builder.add_extension(
+                x509.AuthorityInformationAccess(access if ocsp else access[1:]),
                 critical=False,
-            ).add_extension(
+            )
+        if self.base_url and aia_name and cdp:
+            builder = builder.add_extension(
                 x509.CRLDistributionPoints(
                     [
                         x509.DistributionPoint(
@@ -433,6 +446,8 @@ def build_lab_pki(
             else (ExtendedKeyUsageOID.CLIENT_AUTH,),
             san=[x509.RFC822Name(f"{name}@lab.test")],
             aia_name=issuer_name,
+            ocsp=name != "revoked-crl-only",
+            cdp=name != "revoked-ocsp-only",
         )
         chain: tuple[x509.Certificate, ...] = (issuer.ca.certificate,)
         if name == "missing-intermediate":
@@ -446,7 +461,16 @@ def build_lab_pki(
             out, name, expected, description, cert, chain, bundle_key, password
         )
 
-    revoked_serials = [identities["revoked"].certificate.serial_number]
+    # A CA's full CRL lists every certificate it revoked, whether or not the
+    # certificate names a distribution point (RFC 5280 5.2.5: without an issuing
+    # distribution point a CRL covers all its issuer issued): so the servers,
+    # which load this CRL, reject revoked-ocsp-only too, while a client can only
+    # learn it by OCSP.
+    revoked_serials = [
+        ident.certificate.serial_number
+        for ident in identities.values()
+        if ident.expected is Cause.CERTIFICATE_REVOKED
+    ]
     crl = build_crl(intermediate, revoked_serials, now=now)
     _write(out / "ca" / "intermediate.crl.pem", crl.public_bytes(serialization.Encoding.PEM))
     _write(out / "ca" / "intermediate.crl", crl.public_bytes(serialization.Encoding.DER))
