@@ -1,0 +1,713 @@
+"""Text → recognised messages. Pure: no I/O beyond reading the package's TOML.
+
+The knowledge is in the TOML files beside this module (one file per family
+of programs, plus the TLS alert and X.509 error tables); this module only
+loads, validates and applies it:
+
+1. a line is examined only if it contains a trigger word (matching.toml);
+2. the entries are tried by descending priority; the first that matches
+   explains the line;
+3. an entry may *derive* its alert or X.509 error from the line (or take a
+   fixed alert) and with it the cause codes;
+4. messages that read the same on both sides of a connection are assigned
+   to a side by the writer rules (matching.toml);
+5. identical messages (same entry, same wording) are grouped with a count.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from mtls_doctor.causes import Cause
+
+#: Scopes: whose certificate a message is about.
+SCOPES = frozenset({"client_certificate", "server_certificate", "either", "protocol"})
+#: Lines longer than this are cut before matching (bounds the regex work).
+MAX_LINE = 4000
+#: What stands in for the target in a next step when the input names none.
+URL_PLACEHOLDER = "https://HOST[:PORT]"
+
+_FLAGS = re.IGNORECASE
+#: Regex metacharacters that end a literal run.
+_SPECIAL = frozenset(".^$*+?{}[]()|")
+#: Needles shorter than this are not worth a prefilter.
+_MIN_NEEDLE = 3
+
+
+def lower_pattern(pattern: str) -> str:
+    """The pattern for a lower-cased line: literals lowered, escapes and group syntax kept.
+
+    Matching a lower-cased line with a case-sensitive pattern is what
+    IGNORECASE means for ASCII, but lets the regex engine use its fast
+    literal search (about three times faster on long log lines).
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i : i + 2])
+            i += 2
+        elif pattern.startswith("(?P", i):
+            out.append("(?P")
+            i += 3
+        else:
+            out.append(pattern[i].lower())
+            i += 1
+    return "".join(out)
+
+
+def _split_top(pattern: str) -> list[str]:
+    """Top-level alternatives of a pattern."""
+    branches, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern.startswith("[]", i) or pattern.startswith("[^]", i):
+                i += 2 if pattern[i + 1] == "]" else 3
+                continue
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            branches.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    branches.append(pattern[start:])
+    return branches
+
+
+def _group_end(pattern: str, start: int) -> int:
+    """Index of the parenthesis closing the group opened at ``start``."""
+    depth, i, in_class = 0, start, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _branch_needles(branch: str) -> list[str] | None:
+    """Literal texts one of which any match of ``branch`` must contain (None: unknown)."""
+    literal: list[str] = []
+    i = 0
+    while i < len(branch):
+        char = branch[i]
+        if char == "\\":
+            if i + 1 >= len(branch):
+                break
+            nxt = branch[i + 1]
+            if nxt in "bB" and not literal:
+                i += 2
+                continue
+            if nxt.isalnum():
+                break
+            char, step = nxt, 2
+        elif char == "(" and not literal:
+            end = _group_end(branch, i)
+            if (
+                end < 0
+                or branch[end + 1 : end + 2] in ("*", "?", "{")
+                or branch.startswith(("(?=", "(?!", "(?<=", "(?<!"), i)
+            ):
+                return None
+            inner = branch[i + 1 : end]
+            if inner.startswith("?:"):
+                inner = inner[2:]
+            elif inner.startswith("?P<"):
+                inner = inner[inner.index(">") + 1 :]
+            elif inner.startswith("?"):
+                return None
+            return needles(inner)
+        elif char in _SPECIAL:
+            break
+        else:
+            step = 1
+        following = branch[i + step : i + step + 1]
+        if following in ("*", "?", "{"):
+            break
+        literal.append(char)
+        i += step
+        if following == "+":
+            break
+    text = "".join(literal).lower()
+    return [text] if len(text) >= _MIN_NEEDLE else None
+
+
+def needles(pattern: str) -> list[str] | None:
+    """Literal texts one of which every match of ``pattern`` contains (None: unknown)."""
+    found: list[str] = []
+    for branch in _split_top(pattern):
+        part = _branch_needles(branch)
+        if part is None:
+            return None
+        found.extend(part)
+    return found
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    """A TLS alert (RFC 8446 §6) and what it means for a client certificate."""
+
+    code: int
+    #: RFC name, e.g. ``unknown_ca``.
+    name: str
+    #: Cause codes, most likely first; empty when not about the certificate.
+    causes: tuple[Cause, ...]
+    meaning: str
+    cannot_distinguish: str | None = None
+    spellings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyError:
+    """An OpenSSL X.509 verification error about a client certificate."""
+
+    code: int
+    #: OpenSSL 3.0's wording (X509_verify_cert_error_string).
+    text: str
+    causes: tuple[Cause, ...]
+    meaning: str
+    other_texts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entry:
+    """One known message (see browsers.toml for the meaning of each field)."""
+
+    id: str
+    file: str
+    source: str
+    program: str
+    layer: str
+    pattern: str
+    priority: int
+    said: str
+    meaning: str
+    causes: tuple[Cause, ...] | None
+    derive: str | None
+    alert: int | None
+    scope: str
+    if_server_wrote: str | None
+    cannot_distinguish: str | None
+    next_step: str
+    reference: str
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Match:
+    """A recognised message (identical lines grouped)."""
+
+    #: The first line that said it, stripped.
+    text: str
+    #: 1-based numbers of the lines that said it.
+    lines: tuple[int, ...]
+    entry: Entry
+    #: Whose certificate it is about (after the writer rules).
+    scope: str
+    causes: tuple[Cause, ...]
+    said: str
+    alert: Alert | None
+    verify_error: VerifyError | None
+    cannot_distinguish: tuple[str, ...]
+    next_step: str
+
+    @property
+    def count(self) -> int:
+        """How many lines said it."""
+        return len(self.lines)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Explanation:
+    """Everything recognised in a text."""
+
+    matches: tuple[Match, ...]
+    #: Lines read (including those that matched nothing).
+    lines_read: int
+    #: The target named in the text (first https URL or Host), if any.
+    url: str | None
+    #: The causes the matches agree on, most likely first.
+    likely_causes: tuple[Cause, ...]
+
+    @property
+    def known(self) -> bool:
+        """True when at least one message was recognised."""
+        return bool(self.matches)
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """The loaded knowledge base."""
+
+    entries: tuple[Entry, ...]
+    alerts: Mapping[int, Alert]
+    verify_errors: tuple[VerifyError, ...]
+    triggers: tuple[str, ...]
+    #: (side, pattern) rules telling who wrote a line.
+    writers: tuple[tuple[str, str], ...]
+    #: Spellings made from each alert's number (templates).
+    number_spellings: tuple[str, ...]
+    _compiled: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def regex(self, entry: Entry) -> re.Pattern[str]:
+        """The entry's pattern for lower-cased lines, compiled on first use."""
+        return self.compiled(entry)[0]
+
+    def compiled(self, entry: Entry) -> tuple[re.Pattern[str], tuple[str, ...] | None]:
+        """The entry's pattern for lower-cased lines, and its needles (None: always try)."""
+        key = f"entry:{entry.id}"
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            found = needles(entry.pattern)
+            compiled = self._compiled[key] = (
+                re.compile(lower_pattern(entry.pattern)),
+                tuple(found) if found else None,
+            )
+        return compiled
+
+    def plan(
+        self,
+    ) -> tuple[tuple[tuple[Entry, re.Pattern[str], frozenset[str] | None], ...], tuple[str, ...]]:
+        """Every entry with its compiled pattern and needles, and all needles (cached)."""
+        compiled = self._compiled.get("plan")
+        if compiled is None:
+            rows = []
+            every: set[str] = set()
+            for entry in self.entries:
+                regex, entry_needles = self.compiled(entry)
+                rows.append((entry, regex, frozenset(entry_needles) if entry_needles else None))
+                every.update(entry_needles or ())
+            compiled = self._compiled["plan"] = (tuple(rows), tuple(sorted(every)))
+        return compiled
+
+    def alert_regexes(self) -> tuple[tuple[Alert, re.Pattern[str]], ...]:
+        """One regex per alert: every spelling, and the number-derived ones."""
+        compiled = self._compiled.get("alerts")
+        if compiled is None:
+            items = []
+            for alert in self.alerts.values():
+                numbered = [
+                    template.format(code=alert.code, reason=format(1000 + alert.code, "X"))
+                    for template in self.number_spellings
+                ]
+                pattern = "|".join(f"(?:{s})" for s in (*alert.spellings, *numbered))
+                items.append((alert, re.compile(pattern, _FLAGS)))
+            compiled = self._compiled["alerts"] = tuple(items)
+        return compiled
+
+    def verify_regex(self) -> tuple[re.Pattern[str], dict[str, VerifyError]]:
+        """One regex over every X.509 error text, and text → error."""
+        compiled = self._compiled.get("verify")
+        if compiled is None:
+            by_text: dict[str, VerifyError] = {}
+            for error in self.verify_errors:
+                for text in (error.text, *error.other_texts):
+                    by_text[_norm(text)] = error
+            texts = sorted(by_text, key=len, reverse=True)
+            pattern = re.compile("|".join(re.escape(t) for t in texts), _FLAGS)
+            compiled = self._compiled["verify"] = (pattern, by_text)
+        return compiled
+
+    def writer_regexes(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
+        """The writer rules, compiled."""
+        compiled = self._compiled.get("writers")
+        if compiled is None:
+            compiled = self._compiled["writers"] = tuple(
+                (side, re.compile(pattern, _FLAGS)) for side, pattern in self.writers
+            )
+        return compiled
+
+
+class KnowledgeError(ValueError):
+    """The knowledge base is malformed (a packaging or editing mistake)."""
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _causes(raw: Iterable[str], where: str) -> tuple[Cause, ...]:
+    try:
+        return tuple(Cause(code) for code in raw)
+    except ValueError as exc:
+        raise KnowledgeError(f"{where}: {exc}") from None
+
+
+def _text(item: Mapping[str, Any], key: str, where: str, *, default: str | None = None) -> str:
+    value = item.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise KnowledgeError(f"{where}: `{key}` must be a non-empty string")
+    return value
+
+
+def _entry(item: Mapping[str, Any], file: str) -> Entry:
+    where = f"{file}: entry {item.get('id', '?')}"
+    causes = item.get("causes")
+    scope = item.get("scope", "client_certificate")
+    if scope not in SCOPES:
+        raise KnowledgeError(f"{where}: unknown scope {scope!r}")
+    derive = item.get("derive")
+    if derive not in (None, "alert", "verify"):
+        raise KnowledgeError(f"{where}: derive must be 'alert' or 'verify'")
+    alert = item.get("alert")
+    if causes is None and derive is None and alert is None:
+        raise KnowledgeError(f"{where}: needs `causes`, `derive` or `alert`")
+    if_server = item.get("if_server_wrote")
+    if if_server not in (None, "client_certificate", "server_certificate"):
+        raise KnowledgeError(f"{where}: bad if_server_wrote {if_server!r}")
+    unknown = set(item) - {
+        "id", "source", "program", "layer", "pattern", "priority", "said", "meaning", "causes",
+        "derive", "alert", "scope", "if_server_wrote", "cannot_distinguish", "next_step",
+        "reference", "examples",
+    }  # fmt: skip
+    if unknown:
+        raise KnowledgeError(f"{where}: unknown field(s) {sorted(unknown)}")
+    return Entry(
+        id=_text(item, "id", where),
+        file=file,
+        source=_text(item, "source", where),
+        program=_text(item, "program", where),
+        layer=_text(item, "layer", where),
+        pattern=_text(item, "pattern", where),
+        priority=int(item.get("priority", 0)),
+        said=_text(item, "said", where),
+        meaning=_text(item, "meaning", where),
+        causes=None if causes is None else _causes(causes, where),
+        derive=derive,
+        alert=None if alert is None else int(alert),
+        scope=scope,
+        if_server_wrote=if_server,
+        cannot_distinguish=item.get("cannot_distinguish"),
+        next_step=_text(item, "next_step", where),
+        reference=_text(item, "reference", where),
+        examples=tuple(item.get("examples", ())),
+    )
+
+
+def _read(name: str) -> dict[str, Any]:
+    data = resources.files(__package__).joinpath(name).read_bytes()
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise KnowledgeError(f"{name}: {exc}") from None
+
+
+@cache
+def load_knowledge() -> Knowledge:
+    """Load and validate every TOML file of the package (once per process)."""
+    entries: list[Entry] = []
+    alerts: dict[int, Alert] = {}
+    verify_errors: list[VerifyError] = []
+    triggers: tuple[str, ...] = ()
+    writers: tuple[tuple[str, str], ...] = ()
+    number_spellings: tuple[str, ...] = ()
+    names = sorted(
+        item.name for item in resources.files(__package__).iterdir() if item.name.endswith(".toml")
+    )
+    for name in names:
+        data = _read(name)
+        entries.extend(_entry(item, name) for item in data.get("entry", ()))
+        for item in data.get("alert", ()):
+            where = f"{name}: alert {item.get('code')}"
+            alerts[int(item["code"])] = Alert(
+                code=int(item["code"]),
+                name=_text(item, "name", where),
+                causes=_causes(item.get("causes", ()), where),
+                meaning=_text(item, "meaning", where),
+                cannot_distinguish=item.get("cannot_distinguish"),
+                spellings=tuple(item.get("spellings", ())),
+            )
+        if "number_spellings" in data:
+            number_spellings = tuple(data["number_spellings"])
+        for item in data.get("verify", ()):
+            where = f"{name}: verify {item.get('code')}"
+            verify_errors.append(
+                VerifyError(
+                    code=int(item["code"]),
+                    text=_text(item, "text", where),
+                    causes=_causes(item.get("causes", ()), where),
+                    meaning=_text(item, "meaning", where),
+                    other_texts=tuple(item.get("other_texts", ())),
+                )
+            )
+        if "triggers" in data:
+            triggers = tuple(word.lower() for word in data["triggers"])
+        if "writer" in data:
+            writers = tuple((w["side"], w["pattern"]) for w in data["writer"])
+    ids = [e.id for e in entries]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise KnowledgeError(f"duplicate entry ids: {duplicates}")
+    for entry in entries:
+        if entry.alert is not None and entry.alert not in alerts:
+            raise KnowledgeError(f"entry {entry.id}: alert {entry.alert} is not in alerts.toml")
+    # Highest priority first; the sort is stable, so file order breaks ties.
+    entries.sort(key=lambda e: -e.priority)
+    return Knowledge(
+        entries=tuple(entries),
+        alerts=alerts,
+        verify_errors=tuple(verify_errors),
+        triggers=triggers,
+        writers=writers,
+        number_spellings=number_spellings,
+    )
+
+
+# --- matching -----------------------------------------------------------------
+
+
+def find_alert(kb: Knowledge, text: str) -> Alert | None:
+    """The alert a text names (the longest matching spelling wins)."""
+    best: tuple[int, int, Alert] | None = None
+    for alert, regex in kb.alert_regexes():
+        for found in regex.finditer(text):
+            length = found.end() - found.start()
+            if best is None or (length, -alert.code) > (best[0], best[1]):
+                best = (length, -alert.code, alert)
+    return best[2] if best else None
+
+
+def _alert_from(kb: Knowledge, found: re.Match[str], line: str) -> Alert | None:
+    group = found.groupdict().get("alert")
+    if group:
+        if group.isdigit():
+            return kb.alerts.get(int(group))
+        alert = find_alert(kb, group)
+        if alert is not None:
+            return alert
+    return find_alert(kb, line)
+
+
+def find_verify_error(kb: Knowledge, text: str) -> VerifyError | None:
+    """The X.509 verification error a text names (the longest text wins)."""
+    regex, by_text = kb.verify_regex()
+    best = max(regex.finditer(text), key=lambda m: len(m.group(0)), default=None)
+    return by_text[_norm(best.group(0))] if best else None
+
+
+def _verify_from(kb: Knowledge, found: re.Match[str], line: str) -> VerifyError | None:
+    groups = found.groupdict()
+    _, by_text = kb.verify_regex()
+    text = groups.get("verify_text")
+    if text and _norm(text) in by_text:
+        return by_text[_norm(text)]
+    code = groups.get("verify")
+    if code:
+        for error in kb.verify_errors:
+            if error.code == int(code):
+                return error
+        return None
+    return find_verify_error(kb, line)
+
+
+def writer_of(kb: Knowledge, line: str) -> str | None:
+    """``server`` or ``client`` when a writer rule recognises the line."""
+    for side, regex in kb.writer_regexes():
+        if regex.search(line):
+            return side
+    return None
+
+
+def _other(scope: str) -> str:
+    return "client_certificate" if scope == "server_certificate" else "server_certificate"
+
+
+_URL = re.compile(r"https://[^\s'\"<>()\[\]]+")
+_HOST = re.compile(r'\bhost: "([^"\s]+)"')
+
+
+def find_url(text: str) -> str | None:
+    """The first https URL in the text, else an nginx ``host: "..."`` field."""
+    found = _URL.search(text)
+    if found:
+        return found.group(0).rstrip(".,;:!?'\"")
+    host = _HOST.search(text)
+    return f"https://{host.group(1)}" if host else None
+
+
+@dataclass(slots=True)
+class _Group:
+    entry: Entry
+    text: str
+    lines: list[int]
+    scope: str
+    causes: tuple[Cause, ...]
+    said: str
+    alert: Alert | None
+    verify_error: VerifyError | None
+    notes: tuple[str, ...]
+
+
+def lowered(line: str) -> str:
+    """The line in lower case, with the same length (so that spans carry over)."""
+    low = line.lower()
+    if len(low) == len(line):
+        return low
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in line)
+
+
+def best_entry(
+    kb: Knowledge, line: str, *, use_needles: bool = True
+) -> tuple[Entry, re.Match[str]] | None:
+    """The highest-priority entry that matches a line (first in file order on ties).
+
+    The match is against the lower-cased line; its spans index ``line`` too.
+    """
+    low = lowered(line)
+    plan, all_needles = kb.plan()
+    present = frozenset(n for n in all_needles if n in low) if use_needles else frozenset()
+    for entry, regex, entry_needles in plan:
+        if use_needles and entry_needles and present.isdisjoint(entry_needles):
+            continue
+        found = regex.search(low)
+        if found:
+            return entry, found
+    return None
+
+
+def _explain_line(kb: Knowledge, line: str) -> tuple[tuple[Any, ...], _Group] | None:
+    hit = best_entry(kb, line)
+    if hit is None:
+        return None
+    entry, found = hit
+    alert: Alert | None = None
+    verify: VerifyError | None = None
+    if entry.alert is not None:
+        alert = kb.alerts[entry.alert]
+    elif entry.derive == "alert":
+        alert = _alert_from(kb, found, line)
+    elif entry.derive == "verify":
+        verify = _verify_from(kb, found, line)
+    scope = entry.scope
+    notes: list[str] = []
+    if scope == "either" and entry.if_server_wrote is not None:
+        writer = writer_of(kb, line)
+        if writer == "server":
+            scope = entry.if_server_wrote
+        elif writer == "client":
+            scope = _other(entry.if_server_wrote)
+    if entry.cannot_distinguish:
+        notes.append(entry.cannot_distinguish)
+    if scope in ("server_certificate", "protocol"):
+        causes: tuple[Cause, ...] = ()
+    elif alert is not None and (entry.causes is None or entry.derive == "alert"):
+        causes = alert.causes
+        if alert.cannot_distinguish:
+            notes.append(alert.cannot_distinguish)
+    elif verify is not None:
+        causes = verify.causes
+    else:
+        causes = entry.causes or ()
+    said = entry.said
+    if alert is not None:
+        said = said.replace("{alert}", f"{alert.code} {alert.name}")
+    said = said.replace("{alert}", "(an alert it does not name)")
+    if verify is not None:
+        said = said.replace("{verify}", f"{verify.code} ({verify.text})")
+    said = said.replace("{verify}", "(not named)")
+    key = (
+        entry.id,
+        _norm(found.group(0)),
+        alert.code if alert else None,
+        verify.code if verify else None,
+        scope,
+    )
+    group = _Group(
+        entry=entry,
+        text=line.strip(),
+        lines=[],
+        scope=scope,
+        causes=causes,
+        said=said,
+        alert=alert,
+        verify_error=verify,
+        notes=tuple(notes),
+    )
+    return key, group
+
+
+def likely_causes(matches: Iterable[Match]) -> tuple[Cause, ...]:
+    """The causes every client-certificate match allows, most likely first.
+
+    When the matches contradict each other (no cause in common), the union,
+    ordered by how many matches name each cause and then by rank.
+    """
+    lists = [m.causes for m in matches if m.causes]
+    if not lists:
+        return ()
+    narrowest = min(lists, key=len)
+    common = tuple(c for c in narrowest if all(c in other for other in lists))
+    if common:
+        return common
+    score: dict[Cause, tuple[int, int]] = {}
+    for causes in lists:
+        for rank, cause in enumerate(causes):
+            votes, best_rank = score.get(cause, (0, rank))
+            score[cause] = (votes + 1, min(best_rank, rank))
+    return tuple(sorted(score, key=lambda c: (-score[c][0], score[c][1])))
+
+
+def explain(text: str, kb: Knowledge | None = None) -> Explanation:
+    """Recognise every known message in ``text`` (a line, a paste, a whole log)."""
+    kb = kb or load_knowledge()
+    groups: dict[tuple[Any, ...], _Group] = {}
+    lines = text.splitlines()
+    for number, raw in enumerate(lines, 1):
+        line = raw[:MAX_LINE]
+        lowered = line.lower()
+        if not any(word in lowered for word in kb.triggers):
+            continue
+        explained = _explain_line(kb, line)
+        if explained is None:
+            continue
+        key, group = explained
+        groups.setdefault(key, group).lines.append(number)
+    url = find_url(text)
+    target = url or URL_PLACEHOLDER
+    matches = tuple(
+        Match(
+            text=g.text,
+            lines=tuple(g.lines),
+            entry=g.entry,
+            scope=g.scope,
+            causes=g.causes,
+            said=g.said,
+            alert=g.alert,
+            verify_error=g.verify_error,
+            cannot_distinguish=g.notes,
+            next_step=g.entry.next_step.replace("{url}", target),
+        )
+        for g in groups.values()
+    )
+    return Explanation(
+        matches=matches,
+        lines_read=len(lines),
+        url=url,
+        likely_causes=likely_causes(matches),
+    )
