@@ -11,6 +11,7 @@ recorded as evidence of a rotation.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
@@ -25,6 +26,15 @@ MAX_DEPTH = 8
 MAX_AIA_FETCHES = 4
 
 Fetcher = Callable[[str], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltChain:
+    """The path as facts for the rules, and as certificates for revocation lookups."""
+
+    facts: ChainFacts
+    #: The issuing path above the leaf, leaf's issuer first.
+    certificates: tuple[x509.Certificate, ...]
 
 
 def parse_certificates(data: bytes) -> list[x509.Certificate]:
@@ -53,7 +63,7 @@ def build_chain(
     ca_bundle: Sequence[x509.Certificate] = (),
     fetcher: Fetcher | None = None,
     now: datetime | None = None,
-) -> ChainFacts:
+) -> BuiltChain:
     """The issuing path of ``identity``'s leaf, with where each link came from."""
     pools: list[tuple[x509.Certificate, str]] = [
         *((c, "bundle") for c in identity.chain),
@@ -61,6 +71,7 @@ def build_chain(
         *((c, "ca-bundle") for c in ca_bundle),
     ]
     path: list[ChainLink] = []
+    certificates: list[x509.Certificate] = []
     other_key: list[str] = []
     failures: list[str] = []
     fetches = 0
@@ -87,13 +98,15 @@ def build_chain(
         path.append(
             ChainLink(certificate=cert_facts(parent), source=source, sent=source == "bundle")
         )
+        certificates.append(parent)
         current = parent
-    return ChainFacts(
+    facts = ChainFacts(
         path=tuple(path),
         same_name_other_key=tuple(other_key),
         ca_bundle_error=_validate(identity, pools, ca_bundle, now) if ca_bundle else None,
         fetch_failures=tuple(failures),
     )
+    return BuiltChain(facts=facts, certificates=tuple(certificates))
 
 
 def _find_parent(

@@ -7,18 +7,20 @@ Handshake budget: 1 when the certificate is accepted, at most 2 otherwise.
   without a certificate, to show whether the server requires one.
 * An identity that cannot be presented (no key, wrong key): one handshake
   without a certificate, to learn whether it matters here.
-* Several identities: try the locally best one; if refused, try the one
-  that fits the server's CA names (or, without a better one, no certificate).
+* Several identities: try the locally best one (or the ``--select``-ed one);
+  if refused, try another that fits the server's CA names, else connect
+  without a certificate.
 * No identity: one handshake without a certificate.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mtls_doctor.bundle import LoadedIdentity, PasswordSource, load_identities, no_password
 from mtls_doctor.causes import Cause
@@ -33,9 +35,9 @@ from mtls_doctor.errors import (
 )
 from mtls_doctor.model import (
     Alternative,
-    ChainFacts,
     Diagnosis,
     DiagnosisFacts,
+    Finding,
     HandshakeFacts,
     RevocationFacts,
     Severity,
@@ -46,12 +48,20 @@ from mtls_doctor.rules.identity import DEFAULT_WARN_DAYS, check_identity
 from mtls_doctor.rules.verdict import Outcome, diagnose, make_verdict, outcome
 from mtls_doctor.tls.target import Target
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from mtls_doctor.chainbuild import BuiltChain
+
 #: The network failures that become a verdict (CONTRACT.md: exit 3).
 NETWORK_VERDICTS: dict[type[NetworkError], Cause] = {
     ConnectError: Cause.UNREACHABLE,
     ConnectTimeout: Cause.TIMEOUT,
     NotTLSError: Cause.NOT_TLS,
 }
+#: AIA downloads are small and must not eat the whole --timeout.
+AIA_TIMEOUT = 5.0
+AIA_MAX_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,14 +86,64 @@ class CheckRequest:
     now: datetime | None = None
 
 
+def network_diagnosis(exc: NetworkError, now: datetime, handshakes: int) -> Diagnosis | None:
+    """A network failure as a verdict (unreachable / timeout / not_tls), or None."""
+    cause = next((c for kind, c in NETWORK_VERDICTS.items() if isinstance(exc, kind)), None)
+    if cause is None:
+        return None
+    return Diagnosis(
+        verdict=make_verdict(cause, str(exc)),
+        findings=(),
+        facts=DiagnosisFacts(identity=None),
+        checked_at=now,
+        handshakes=handshakes,
+    )
+
+
+def check(request: CheckRequest) -> Diagnosis:
+    """Diagnose ``request.target`` with the identities of ``request.cert_paths``.
+
+    Raises InputError for unusable input and NetworkError when the server
+    cannot be reached (the CLI turns the latter into a verdict).
+    """
+    return _Checker(request).run()
+
+
 @dataclass
-class _Session:
-    """Counts handshakes and keeps the last connection made without a certificate."""
+class _Checker:
+    """One ``check`` run: the loaded material, the clock, the handshake count."""
 
     request: CheckRequest
+    now: datetime = field(init=False)
+    identities: list[LoadedIdentity] = field(default_factory=list)
+    directory_cas: list[x509.Certificate] = field(default_factory=list)
+    ca_bundle: list[x509.Certificate] = field(default_factory=list)
     handshakes: int = 0
     without_certificate: HandshakeFacts | None = None
-    attempts: dict[int, HandshakeFacts] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.now = self.request.now or datetime.now(UTC)
+
+    # ------------------------------------------------------------------ gather
+
+    def load(self) -> None:
+        request = self.request
+        if request.cert_paths:
+            loaded = load_identities(
+                request.cert_paths, key_path=request.key_path, password=request.password
+            )
+            if loaded.problems and not loaded.identities:
+                problem = loaded.problems[0]
+                error = InputError(problem.message)
+                error.code = problem.code
+                raise error
+            if not loaded.identities:
+                paths = ", ".join(map(str, request.cert_paths))
+                raise InputError(f"no client certificate found in {paths}")
+            self.identities = loaded.identities
+            self.directory_cas = loaded.ca_certificates
+        if request.ca_bundle:
+            self.ca_bundle = _read_ca_bundle(request.ca_bundle)
 
     def connect(self, identity: LoadedIdentity | None) -> HandshakeFacts:
         from mtls_doctor.tls.client import ClientIdentity, handshake
@@ -104,36 +164,194 @@ class _Session:
         )
         if identity is None:
             self.without_certificate = facts
-        else:
-            self.attempts[id(identity)] = facts
         return facts
+
+    def chain(self, item: LoadedIdentity) -> BuiltChain:
+        from mtls_doctor.chainbuild import build_chain
+
+        fetcher: Callable[[str], bytes] | None = None
+        if not self.request.offline:
+            from mtls_doctor.fetch import fetch
+
+            timeout = min(self.request.timeout, AIA_TIMEOUT)
+            fetcher = lambda url: fetch(url, timeout=timeout, max_bytes=AIA_MAX_BYTES)  # noqa: E731
+        return build_chain(
+            item,
+            directory_cas=self.directory_cas,
+            ca_bundle=self.ca_bundle,
+            fetcher=fetcher,
+            now=self.now,
+        )
+
+    def revocation(self, item: LoadedIdentity, chain: BuiltChain) -> tuple[RevocationFacts, ...]:
+        """CRL / OCSP status of the leaf and its intermediates, when wanted."""
+        request = self.request
+        if not request.revocation:
+            return ()
+        import importlib
+
+        try:  # the revocation adapter (issue 5)
+            lookup = importlib.import_module("mtls_doctor.revocation").check_revocation
+        except (ImportError, AttributeError):
+            return ()
+        result: tuple[RevocationFacts, ...] = lookup(
+            item.certificate,
+            list(chain.certificates),
+            timeout=request.timeout,
+            offline=request.offline,
+            crl_files=request.crl_files,
+            ocsp_url=request.ocsp_url,
+            now=self.now,
+        )
+        return result
+
+    def fits(self, item: LoadedIdentity, attempt: HandshakeFacts) -> bool:
+        """Would this identity suit the server, judged locally against its CA names?"""
+        if not _presentable(item) or not attempt.acceptable_ca_names:
+            return False
+        if any(f.severity is Severity.ERROR for f in check_identity(item.facts, self.now)):
+            return False
+        reach = analyze_chain(item.facts, self.chain(item).facts, attempt.acceptable_ca_names)
+        return reach.reach is Reach.REACHES
+
+    # ------------------------------------------------------------------ decide
+
+    def diagnosis(self, facts: DiagnosisFacts) -> Diagnosis:
+        findings, verdict = diagnose(facts, self.now, self.request.warn_days)
+        return Diagnosis(
+            verdict=verdict,
+            findings=findings,
+            facts=facts,
+            checked_at=self.now,
+            handshakes=self.handshakes,
+        )
+
+    def primary(self) -> LoadedIdentity:
+        """The identity to present first: the selected one, else the locally best."""
+        select = self.request.select
+        if select is None:
+            return min(self.identities, key=self._local_rank)
+        chosen = [item for item in self.identities if _matches(item, select)]
+        if not chosen:
+            available = "; ".join(
+                f"{i.facts.source} ({i.facts.certificate.subject})" for i in self.identities
+            )
+            raise UsageError(f"--select {select!r} matches no identity; available: {available}")
+        return chosen[0]
+
+    def _local_rank(self, item: LoadedIdentity) -> tuple[int, float]:
+        """Presentable first, then fewer local errors, then the longest-lived."""
+        errors = sum(
+            1 for f in check_identity(item.facts, self.now) if f.severity is Severity.ERROR
+        )
+        return (
+            errors + (0 if _presentable(item) else 100),
+            -item.facts.certificate.not_after.timestamp(),
+        )
+
+    def run(self) -> Diagnosis:
+        self.load()
+        if not self.identities:
+            return self.diagnosis(
+                DiagnosisFacts(identity=None, without_certificate=self.connect(None))
+            )
+        primary = self.primary()
+        if not _presentable(primary):
+            probe = self.connect(None)
+            return self.diagnosis(DiagnosisFacts(identity=primary.facts, without_certificate=probe))
+        attempt = self.connect(primary)
+        alternatives: tuple[Alternative, ...] = ()
+        refused = outcome(attempt) in (Outcome.REFUSED, Outcome.APP_REFUSED)
+        if refused and attempt.certificate_requested:
+            others = [item for item in self.identities if item is not primary]
+            fitting = [item for item in others if self.fits(item, attempt)]
+            if fitting:
+                better = fitting[0]
+                second = self.connect(better)
+                accepted = outcome(second) is Outcome.SERVED
+                if accepted and self.request.select is None:
+                    # The locally best guess was refused; the one that fits works.
+                    return self._switched(better, second, rejected=primary, first=attempt)
+                alternatives = tuple(
+                    Alternative(
+                        identity=item.facts,
+                        fits=item in fitting,
+                        accepted=accepted if item is better else None,
+                    )
+                    for item in others
+                )
+            else:
+                self.connect(None)
+                alternatives = tuple(Alternative(identity=i.facts, fits=False) for i in others)
+        chain = self.chain(primary)
+        return self.diagnosis(
+            DiagnosisFacts(
+                identity=primary.facts,
+                attempt=attempt,
+                without_certificate=self.without_certificate,
+                chain=chain.facts,
+                revocation=self.revocation(primary, chain) if refused else (),
+                selected_by_user=self.request.select is not None and len(self.identities) > 1,
+                alternatives=alternatives,
+            )
+        )
+
+    def _switched(
+        self,
+        chosen: LoadedIdentity,
+        attempt: HandshakeFacts,
+        *,
+        rejected: LoadedIdentity,
+        first: HandshakeFacts,
+    ) -> Diagnosis:
+        """Accepted with another identity than the first one tried: say which to use."""
+        result = self.diagnosis(
+            DiagnosisFacts(
+                identity=chosen.facts,
+                attempt=attempt,
+                chain=self.chain(chosen).facts,
+            )
+        )
+        note = Finding(
+            code="identity_chosen",
+            severity=Severity.INFO,
+            message=f"{rejected.facts.source} was refused ({_answer(first)}); "
+            f"{chosen.facts.source} ({chosen.facts.certificate.subject}) is the identity to use "
+            "for this server.",
+        )
+        verdict = Verdict(
+            cause=result.verdict.cause,
+            summary=f"{result.verdict.summary} Use {chosen.facts.source}, not "
+            f"{rejected.facts.source}.",
+            fixes=result.verdict.fixes,
+        )
+        return Diagnosis(
+            verdict=verdict,
+            findings=(note, *result.findings),
+            facts=result.facts,
+            checked_at=self.now,
+            handshakes=self.handshakes,
+        )
 
 
 def _presentable(item: LoadedIdentity) -> bool:
+    """A TLS library will present it: it has its own private key."""
     return item.private_key is not None and item.facts.key_matches is True
 
 
-def _local_rank(item: LoadedIdentity, now: datetime) -> tuple[int, int]:
-    """Fewer local errors first; then the longest-lived."""
-    errors = sum(1 for f in check_identity(item.facts, now) if f.severity is Severity.ERROR)
-    return (
-        errors + (0 if _presentable(item) else 10),
-        -int(item.certificate.not_valid_after_utc.timestamp()),
-    )
-
-
 def _matches(item: LoadedIdentity, needle: str) -> bool:
+    """``--select``: subject text, file, serial, or a fingerprint prefix (8+ hex digits)."""
     facts = item.facts
-    lowered = needle.lower().replace(":", "")
+    compact = needle.lower().replace(":", "")
     return (
         needle in facts.certificate.subject
         or needle == facts.source
-        or lowered == facts.certificate.serial
-        or (len(lowered) >= 8 and facts.certificate.fingerprint_sha256.startswith(lowered))
+        or compact == facts.certificate.serial
+        or (len(compact) >= 8 and facts.certificate.fingerprint_sha256.startswith(compact))
     )
 
 
-def _read_ca_bundle(path: str | os.PathLike[str]) -> list[object]:
+def _read_ca_bundle(path: str | os.PathLike[str]) -> list[x509.Certificate]:
     from cryptography import x509
 
     try:
@@ -141,244 +359,15 @@ def _read_ca_bundle(path: str | os.PathLike[str]) -> list[object]:
     except OSError as exc:
         raise BundleLoadError(str(path), f"cannot read ({exc.strerror or exc})") from exc
     try:
-        certs = x509.load_pem_x509_certificates(data)
+        return list(x509.load_pem_x509_certificates(data))
     except ValueError:
         try:
-            certs = [x509.load_der_x509_certificate(data)]
+            return [x509.load_der_x509_certificate(data)]
         except ValueError as exc:
             raise BundleLoadError(str(path), "not a PEM or DER CA bundle") from exc
-    return list(certs)
 
 
-def _fetcher(request: CheckRequest) -> Callable[[str], bytes] | None:
-    if request.offline:
-        return None
-    from mtls_doctor.fetch import fetch
-
-    timeout = min(request.timeout, 5.0)
-    return lambda url: fetch(url, timeout=timeout, max_bytes=256 * 1024)
-
-
-def _chain(
-    item: LoadedIdentity,
-    directory_cas: Sequence[object],
-    ca_bundle: Sequence[object],
-    request: CheckRequest,
-    now: datetime,
-) -> ChainFacts:
-    from mtls_doctor.chainbuild import build_chain
-
-    return build_chain(
-        item,
-        directory_cas=directory_cas,  # type: ignore[arg-type]
-        ca_bundle=ca_bundle,  # type: ignore[arg-type]
-        fetcher=_fetcher(request),
-        now=now,
-    )
-
-
-def _revocation(
-    item: LoadedIdentity, chain: ChainFacts, request: CheckRequest, now: datetime
-) -> tuple[RevocationFacts, ...]:
-    """CRL / OCSP status, when the revocation adapter is available and wanted."""
-    if not request.revocation:
-        return ()
-    import importlib
-
-    try:  # the revocation adapter lands separately (issue 5)
-        check_revocation = importlib.import_module("mtls_doctor.revocation").check_revocation
-    except (ImportError, AttributeError):
-        return ()
-    issuers = list(item.issuing_path)
-    result: tuple[RevocationFacts, ...] = check_revocation(
-        item.certificate,
-        issuers,
-        timeout=request.timeout,
-        offline=request.offline,
-        crl_files=request.crl_files,
-        ocsp_url=request.ocsp_url,
-        now=now,
-    )
-    return result
-
-
-def network_diagnosis(exc: NetworkError, now: datetime, handshakes: int) -> Diagnosis | None:
-    """A network failure as a verdict (unreachable / timeout / not_tls), or None."""
-    cause = next((c for kind, c in NETWORK_VERDICTS.items() if isinstance(exc, kind)), None)
-    if cause is None:
-        return None
-    verdict = make_verdict(cause, str(exc))
-    return Diagnosis(
-        verdict=verdict,
-        findings=(),
-        facts=DiagnosisFacts(identity=None),
-        checked_at=now,
-        handshakes=handshakes,
-    )
-
-
-def check(request: CheckRequest) -> Diagnosis:
-    """Diagnose ``request.target`` with the identities of ``request.cert_paths``.
-
-    Raises InputError for unusable input and NetworkError when the server
-    cannot be reached; ``check`` in the CLI turns the latter into a verdict.
-    """
-    now = request.now or datetime.now(UTC)
-    identities: list[LoadedIdentity] = []
-    directory_cas: list[object] = []
-    if request.cert_paths:
-        loaded = load_identities(
-            request.cert_paths, key_path=request.key_path, password=request.password
-        )
-        if loaded.problems and not loaded.identities:
-            problem = loaded.problems[0]
-            error = InputError(problem.message)
-            error.code = problem.code
-            raise error
-        if not loaded.identities:
-            raise InputError(
-                "no client certificate found in " + ", ".join(map(str, request.cert_paths))
-            )
-        identities = loaded.identities
-        directory_cas = list(loaded.ca_certificates)
-    ca_bundle = _read_ca_bundle(request.ca_bundle) if request.ca_bundle else []
-    session = _Session(request)
-
-    if not identities:
-        gathered = DiagnosisFacts(identity=None, without_certificate=session.connect(None))
-        findings, verdict = diagnose(gathered, now)
-        return Diagnosis(verdict=verdict, findings=findings, facts=gathered, checked_at=now,
-                         handshakes=session.handshakes)  # fmt: skip
-
-    if request.select:
-        chosen = [item for item in identities if _matches(item, request.select)]
-        if not chosen:
-            available = "; ".join(
-                f"{i.facts.source} ({i.facts.certificate.subject})" for i in identities
-            )
-            raise UsageError(
-                f"--select {request.select!r} matches no identity; available: {available}"
-            )
-        primary = chosen[0]
-    else:
-        primary = min(identities, key=lambda item: _local_rank(item, now))
-
-    if not _presentable(primary):
-        gathered = DiagnosisFacts(identity=primary.facts, without_certificate=session.connect(None))
-        findings, verdict = diagnose(gathered, now, request.warn_days)
-        return Diagnosis(verdict=verdict, findings=findings, facts=gathered, checked_at=now,
-                         handshakes=session.handshakes)  # fmt: skip
-
-    attempt = session.connect(primary)
-    result = outcome(attempt)
-    chain = _chain(primary, directory_cas, ca_bundle, request, now)
-    alternatives: list[Alternative] = []
-    others = [item for item in identities if item is not primary]
-    if result in (Outcome.REFUSED, Outcome.APP_REFUSED) and attempt.certificate_requested:
-        alternatives = [
-            Alternative(
-                identity=item.facts,
-                fits=_fits(item, attempt, directory_cas, ca_bundle, request, now),
-            )
-            for item in others
-        ]
-        better = next(
-            (
-                item
-                for item, alt in zip(others, alternatives, strict=True)
-                if alt.fits and _presentable(item)
-            ),
-            None,
-        )
-        if better is not None:
-            second = session.connect(better)
-            accepted = outcome(second) is Outcome.SERVED
-            alternatives = [
-                Alternative(
-                    identity=a.identity,
-                    fits=a.fits,
-                    accepted=accepted if a.identity is better.facts else None,
-                )
-                for a in alternatives
-            ]
-            if accepted and not request.select:
-                # The tool picked wrong, the other one works: report the working one.
-                return _finish(better, second, session, directory_cas, ca_bundle, request, now,
-                               alternatives=(), note_rejected=primary)  # fmt: skip
-        else:
-            session.connect(None)
-    revocation = _revocation(primary, chain, request, now)
-    gathered = DiagnosisFacts(
-        identity=primary.facts,
-        attempt=attempt,
-        without_certificate=session.without_certificate,
-        chain=chain,
-        revocation=revocation,
-        selected_by_user=bool(request.select) and len(identities) > 1,
-        alternatives=tuple(alternatives),
-    )
-    findings, verdict = diagnose(gathered, now, request.warn_days)
-    return Diagnosis(verdict=verdict, findings=findings, facts=gathered, checked_at=now,
-                     handshakes=session.handshakes)  # fmt: skip
-
-
-def _fits(
-    item: LoadedIdentity,
-    attempt: HandshakeFacts,
-    directory_cas: Sequence[object],
-    ca_bundle: Sequence[object],
-    request: CheckRequest,
-    now: datetime,
-) -> bool:
-    """Would this identity suit the server, judged locally against its CA names?"""
-    if not _presentable(item):
-        return False
-    if any(f.severity is Severity.ERROR for f in check_identity(item.facts, now)):
-        return False
-    if not attempt.acceptable_ca_names:
-        return False
-    chain = _chain(item, directory_cas, ca_bundle, request, now)
-    return analyze_chain(item.facts, chain, attempt.acceptable_ca_names).reach is Reach.REACHES
-
-
-def _finish(
-    item: LoadedIdentity,
-    attempt: HandshakeFacts,
-    session: _Session,
-    directory_cas: Sequence[object],
-    ca_bundle: Sequence[object],
-    request: CheckRequest,
-    now: datetime,
-    *,
-    alternatives: tuple[Alternative, ...],
-    note_rejected: LoadedIdentity,
-) -> Diagnosis:
-    chain = _chain(item, directory_cas, ca_bundle, request, now)
-    facts = DiagnosisFacts(
-        identity=item.facts, attempt=attempt, without_certificate=session.without_certificate,
-        chain=chain, alternatives=alternatives,
-    )  # fmt: skip
-    findings, verdict = diagnose(facts, now, request.warn_days)
-    from mtls_doctor.model import Finding
-
-    rejected = session.attempts.get(id(note_rejected))
-    why = f" ({_describe(rejected)})" if rejected is not None else ""
-    note = Finding(
-        code="identity_chosen",
-        severity=Severity.INFO,
-        message=f"{note_rejected.facts.source} was refused{why}; {item.facts.source} "
-        f"({item.facts.certificate.subject}) is the identity to use for this server.",
-    )
-    verdict = Verdict(
-        cause=verdict.cause,
-        summary=f"{verdict.summary} Use {item.facts.source}, not {note_rejected.facts.source}.",
-        fixes=verdict.fixes,
-    )
-    return Diagnosis(verdict=verdict, findings=(note, *findings), facts=facts, checked_at=now,
-                     handshakes=session.handshakes)  # fmt: skip
-
-
-def _describe(facts: HandshakeFacts) -> str:
+def _answer(facts: HandshakeFacts) -> str:
     if facts.alert_received is not None:
         return f"TLS alert {facts.alert_received.code} {facts.alert_received.name}"
     if facts.http is not None:
