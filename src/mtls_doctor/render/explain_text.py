@@ -1,0 +1,76 @@
+"""Text rendering of ``explain`` for people, with ``rich``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+
+from mtls_doctor.causes import CATALOGUE
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mtls_doctor.knowledge import Explanation, Match
+
+_SCOPE_NOTE = {
+    "server_certificate": "[yellow]This is about the server's certificate, not yours.[/]",
+    "protocol": "[yellow]This is not about a certificate.[/]",
+    "either": "[dim]The same words are printed on both sides of a connection; "
+    "the causes assume a client printed it about its own certificate.[/]",
+}
+
+_MAX_TEXT = 300
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
+
+
+def _where(match: Match) -> str:
+    lines = match.lines
+    if match.count == 1:
+        return f"line {lines[0]}"
+    shown = ", ".join(str(n) for n in lines[:5]) + (", …" if len(lines) > 5 else "")
+    return f"{match.count} times (lines {shown})"
+
+
+def match_block(console: Console, match: Match) -> None:
+    """One recognised message."""
+    entry = match.entry
+    console.print(
+        f"[bold]● {escape(entry.program)}[/] [dim]({escape(entry.layer)}, {_where(match)})[/]"
+    )
+    console.print(f"  [dim]“{escape(_shorten(match.text))}”[/]")
+    console.print(f"  [bold]Said[/]       {escape(match.said)}")
+    console.print(f"  [bold]Meaning[/]    {escape(entry.meaning)}")
+    if match.scope in _SCOPE_NOTE:
+        console.print(f"             {_SCOPE_NOTE[match.scope]}")
+    if match.causes:
+        first, *rest = match.causes
+        console.print(f"  [bold]Causes[/]     [red]{first}[/] — {escape(CATALOGUE[first].title)}")
+        for cause in rest:
+            console.print(f"             {cause} — {escape(CATALOGUE[cause].title)}")
+    for note in match.cannot_distinguish:
+        console.print(f"  [bold]Can't tell[/] {escape(note)}")
+    console.print(f"  [bold]Next[/]       [green]{escape(match.next_step)}[/]")
+    console.print(f"  [dim]Source     {escape(entry.reference)}[/]")
+
+
+def render(console: Console, result: Explanation, *, generic_next_step: str) -> None:
+    """The ``explain`` output."""
+    if not result.known:
+        console.print("[yellow]?[/] Not a client-certificate error I know.")
+        console.print(f"  [bold]Next[/]  {escape(generic_next_step)}")
+        return
+    for number, match in enumerate(result.matches):
+        if number:
+            console.print()
+        match_block(console, match)
+    if len(result.matches) > 1 and result.likely_causes:
+        console.print()
+        causes = ", ".join(str(c) for c in result.likely_causes[:4])
+        console.print(
+            f"[bold]{len(result.matches)} messages recognised[/]; "
+            f"the causes they agree on: [red]{causes}[/]"
+        )
