@@ -113,3 +113,14 @@ def test_version_mismatch_alert_on_client_hello(live_lab: LabPKI) -> None:
     with LabServer(live_lab, LabServerConfig(tls_versions=("1.3",))) as server:
         with pytest.raises(HandshakeError, match="protocol_version"):
             probe(parse_target(server.target), tls_version="1.2", timeout=3)
+
+
+def test_server_that_breaks_off_before_asking_is_not_called_not_requested(
+    live_lab: LabPKI,
+) -> None:
+    # 4000 CA names are more than OpenSSL will put in one CertificateRequest: the
+    # server aborts with internal_error after its ServerHello.
+    with LabServer(live_lab, LabServerConfig(extra_ca_names=4000)) as server:
+        for version in ("1.2", "1.3"):
+            with pytest.raises(HandshakeError, match="before asking for a client certificate"):
+                probe(parse_target(server.target), tls_version=version, timeout=5)

@@ -405,6 +405,13 @@ def _facts(
         )
     if not observer.server_hello_seen and failure is not None:
         raise HandshakeError(f"the TLS handshake failed before client authentication: {failure}")
+    if failure is not None and not completed and observer.certificate_request is None:
+        # It failed after ServerHello but before any CertificateRequest: whatever this is,
+        # it says nothing about client authentication (and is not "not requested").
+        said = f"TLS alert {received} {ALERT_NAMES.get(received, '')}" if received else failure
+        raise HandshakeError(
+            f"the server broke off the handshake before asking for a client certificate ({said})"
+        )
     return HandshakeFacts(
         certificate_sent=observer.certificate_sent,
         certificate_requested=observer.certificate_request is not None,
