@@ -1,0 +1,1 @@
+"""Server configurations (nginx, Apache httpd, HAProxy): parse, load, lint, judge."""
