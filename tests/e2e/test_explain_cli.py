@@ -1,0 +1,133 @@
+"""``mtls-doctor explain`` as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli import assert_one_clean_error_line, run_cli, run_process
+
+CURL_EXPIRED = (
+    "curl: (56) OpenSSL SSL_read: OpenSSL/3.0.22: error:0A000415:SSL routines::"
+    "sslv3 alert certificate expired, errno 0"
+)
+NGINX_LOG = """\
+2026/06/01 12:00:01 [info] 7#7: *1 client SSL certificate verify error: (10:certificate has expired) while reading client request headers, client: 10.0.0.7, server: api.example.com, request: "GET / HTTP/1.1", host: "api.example.com"
+2026/06/01 12:00:02 [notice] 7#7: signal process started
+2026/06/01 12:00:03 [info] 7#7: *2 client SSL certificate verify error: (10:certificate has expired) while reading client request headers, client: 10.0.0.8, server: api.example.com, request: "GET / HTTP/1.1", host: "api.example.com"
+2026/06/01 12:00:04 [info] 7#7: *3 client sent no required SSL certificate while reading client request headers, client: 10.0.0.9, server: api.example.com
+"""  # noqa: E501
+CONTRACT_MATCH_FIELDS = {"text", "source", "causes", "next_step"}
+
+
+def test_one_message_as_argument_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "explain", "--json", CURL_EXPIRED)
+    assert result.code == 1
+    document = result.json
+    assert document["known"] is True
+    [match] = document["matches"]
+    assert CONTRACT_MATCH_FIELDS <= set(match)
+    assert match["text"] == CURL_EXPIRED
+    assert match["source"] == "curl"
+    assert match["causes"] == ["certificate_expired", "rejected_unexplained"]
+    assert match["alert"] == {"code": 45, "name": "certificate_expired"}
+    assert "the server sent TLS alert 45 certificate_expired" in match["said"]
+    assert "mtls-doctor check" in match["next_step"]
+    assert match["cannot_distinguish"]
+    assert match["reference"]
+    assert result.err == ""
+
+
+def test_a_log_file_groups_repeats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "error.log"
+    log.write_text(NGINX_LOG)
+    result = run_cli(capsys, "explain", "--json", "--file", str(log))
+    assert result.code == 1
+    matches = result.json["matches"]
+    assert [(m["source"], m["count"], m["lines"]) for m in matches] == [
+        ("nginx", 2, [1, 3]),
+        ("nginx", 1, [4]),
+    ]
+    assert matches[0]["verify_error"] == {"code": 10, "text": "certificate has expired"}
+    assert matches[0]["causes"] == ["certificate_expired"]
+    assert "https://api.example.com" in matches[0]["next_step"]
+
+
+def test_text_on_stdin_in_a_real_process() -> None:
+    result = run_process("explain", input_text=NGINX_LOG)
+    assert result.code == 1
+    assert "nginx" in result.out
+    assert "certificate_expired" in result.out
+    assert "2 times (lines 1, 3)" in result.out
+    assert "Traceback" not in result.err
+
+
+def test_unknown_text_is_said_to_be_unknown(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "explain", "--json", "my coffee machine says E42")
+    assert result.code == 1
+    assert result.json["known"] is False
+    assert result.json["matches"] == []
+    assert result.json["message"] == "not a client-certificate error I know"
+    assert "mtls-doctor check" in result.json["next_step"]
+    text = run_cli(capsys, "explain", "my coffee machine says E42")
+    assert text.code == 1
+    assert "Not a client-certificate error I know" in text.out
+
+
+def test_ambiguous_chrome_error_lists_all_its_causes(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "explain", "ERR_BAD_SSL_CLIENT_AUTH_CERT")
+    assert result.code == 1
+    for cause in ("no_certificate_sent", "untrusted_issuer", "certificate_expired",
+                  "certificate_revoked"):  # fmt: skip
+        assert cause in result.out
+    assert "-117" in result.out  # what it cannot tell apart, and why
+
+
+def test_server_certificate_errors_are_not_blamed_on_the_client(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run_cli(
+        capsys, "explain", "--json",
+        "curl: (60) SSL certificate problem: unable to get local issuer certificate",
+    )  # fmt: skip
+    [match] = result.json["matches"]
+    assert match["scope"] == "server_certificate"
+    assert match["causes"] == []
+
+
+@pytest.mark.parametrize("argv", [["explain", ""], ["explain", "--json", "   "]])
+def test_empty_input_is_a_usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, *argv)
+    assert result.code == 2
+    if "--json" in argv:
+        assert result.json["error"]["code"] == "usage"
+    else:
+        assert_one_clean_error_line(result, 2)
+
+
+def test_empty_stdin_is_a_usage_error() -> None:
+    result = run_process("explain", "--json", input_text="")
+    assert result.code == 2
+    assert '"usage"' in result.out
+
+
+def test_missing_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "explain", "--file", str(tmp_path / "nope.log"))
+    assert_one_clean_error_line(result, 2)
+
+
+def test_explain_never_imports_cryptography() -> None:
+    code = (
+        "import sys\n"
+        "from mtls_doctor.cli import main\n"
+        "main(['explain', '--json', 'ERR_BAD_SSL_CLIENT_AUTH_CERT'])\n"
+        "heavy = [m for m in ('cryptography', 'OpenSSL') if m in sys.modules]\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "HEAVY []" in done.stderr
