@@ -35,7 +35,8 @@ def analyze_chain(
     identity: IdentityFacts, chain: ChainFacts, acceptable: tuple[str, ...]
 ) -> ChainReach:
     """Walk up from the leaf until a certificate's issuer is an acceptable name."""
-    path_names = (identity.certificate.issuer, *(link.certificate.issuer for link in chain.path))
+    issuers = (identity.certificate.issuer, *(link.certificate.issuer for link in chain.path))
+    path_names = tuple(dict.fromkeys(issuers))  # a self-signed top repeats its own name
     if not acceptable:
         return ChainReach(Reach.UNKNOWN, path_names=path_names)
     accepted = set(acceptable)
