@@ -1,0 +1,139 @@
+"""Audit the client-certificate (mutual TLS) settings of nginx, Apache httpd and
+HAProxy configurations.
+
+For each server block / VirtualHost / bind that does TLS: whether client
+certificates are required, the CA files and what they hold, the CA names sent
+to clients (what browsers filter their certificate picker by), the verify
+depth, the CRLs, and findings at file:line. With --user-cert: would each
+block accept that certificate (offline, from its own CA files and CRLs)?
+With --issuing-ca: would each block accept certificates from that CA?
+
+Exit 0 when nothing is wrong, 1 when a problem is found, 2 when a
+configuration or file cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mtls_doctor.commands._options import (
+    add_password_arguments,
+    add_time_argument,
+    password_source,
+)
+from mtls_doctor.ui import UI
+
+FORMATS = ("text", "json", "sarif")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``lint-server``."""
+    parser.add_argument(
+        "configs", nargs="+", metavar="CONFIG", help="nginx.conf, apache2.conf, haproxy.cfg..."
+    )
+    parser.add_argument(
+        "--type",
+        choices=("nginx", "apache", "haproxy"),
+        help="the server type (default: detected from the content)",
+    )
+    parser.add_argument(
+        "--root",
+        metavar="DIR",
+        help="where relative paths resolve (nginx conf prefix, Apache ServerRoot, HAProxy "
+        "working directory; default: the configuration's own directory or its ServerRoot)",
+    )
+    parser.add_argument(
+        "--user-cert",
+        metavar="PATH",
+        help="would each block accept this client certificate? (PEM, DER or PKCS#12)",
+    )
+    parser.add_argument("--key", metavar="FILE", help="private key of --user-cert, if separate")
+    parser.add_argument(
+        "--issuing-ca",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="would each block accept certificates from this CA (e.g. after a rotation)? "
+        "The file may hold its chain after it. Repeatable.",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="text (default), json (same as --json) or sarif (SARIF 2.1.0 for code scanning)",
+    )
+    parser.add_argument(
+        "--warn-days",
+        type=int,
+        default=30,
+        metavar="N",
+        help="warn when a client CA certificate expires within N days (default 30)",
+    )
+    parser.add_argument(
+        "--crl-warn-hours",
+        type=int,
+        default=72,
+        metavar="N",
+        help="warn when a CRL reaches its nextUpdate within N hours (default 72)",
+    )
+    add_time_argument(parser)
+    add_password_arguments(parser)
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    """Parse, load, apply the rules, render, and map to an exit code."""
+    import json
+    import sys
+    from datetime import timedelta
+
+    from mtls_doctor.causes import Cause
+    from mtls_doctor.errors import UsageError
+    from mtls_doctor.model import Severity
+    from mtls_doctor.serverconf.facts import ServerKind
+    from mtls_doctor.serverconf.lint import lint_server
+
+    chosen = args.format or ("json" if args.json else "text")
+    if args.json and chosen != "json":
+        raise UsageError("--json and --format sarif do not go together")
+    if args.key and not args.user_cert:
+        raise UsageError("--key goes with --user-cert")
+    reports = lint_server(
+        args.configs,
+        kind=ServerKind(args.type) if args.type else None,
+        root=args.root,
+        user_cert=args.user_cert,
+        key_path=args.key,
+        password=password_source(args),
+        issuing_ca=args.issuing_ca,
+        now=args.at,
+        warn_days=args.warn_days,
+        crl_warn=timedelta(hours=args.crl_warn_hours),
+    )
+    if chosen == "json":
+        from mtls_doctor.serverconf.document import lint_document
+
+        ui.emit_json(lint_document(reports))
+    elif chosen == "sarif":
+        from mtls_doctor.render.sarif import sarif_log
+
+        sys.stdout.write(json.dumps(sarif_log(reports), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    else:
+        from mtls_doctor.render.lint_text import lint_reports
+
+        lint_reports(ui.console, reports)
+    problems = any(
+        f.severity in (Severity.ERROR, Severity.WARNING)
+        for report in reports
+        for f in (*report.findings, *(f for b in report.blocks for f in b.findings))
+    )
+    rejected = any(
+        verdict.cause not in (Cause.ACCEPTED, Cause.CLIENT_AUTH_NOT_REQUESTED)
+        for report in reports
+        for block in report.blocks
+        for verdict in (
+            *([block.verdict] if block.verdict else []),
+            *(v for _, v in block.issuing_ca),
+        )
+    )
+    return 1 if problems or rejected else 0
