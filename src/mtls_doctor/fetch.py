@@ -67,14 +67,14 @@ def fetch(
                 raise FetchError(
                     url, f"response is {int(declared)} bytes, over the {max_bytes} cap"
                 )
-            body = b""
+            body = bytearray()
             while chunk := response.read(65536):
                 body += chunk
                 if len(body) > max_bytes:
                     raise FetchError(url, f"response is larger than the {max_bytes}-byte cap")
                 if time.monotonic() > deadline:
                     raise FetchError(url, f"download took longer than {timeout:g} s")
-            return body
+            return bytes(body)
     except FetchError:
         raise
     except urllib.error.HTTPError as exc:

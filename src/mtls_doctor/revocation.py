@@ -215,7 +215,10 @@ class _Lookup:
         reasons: list[str] = []
         attempts = self._attempts(cert, issuer, ocsp_override)
         if not attempts:
-            reasons.append("no OCSP or CRL URL in the certificate")
+            # Nothing to ask (common in private PKIs): not checked, rather than unknown.
+            return RevocationFacts(
+                status="skipped", detail="no OCSP or CRL URL in the certificate", subject=subject
+            )
         for method, source, run in attempts:
             try:
                 answer = run()

@@ -407,7 +407,7 @@ def test_unknown_issuer_is_unknown(ca: Responder, tmp_path: Path) -> None:
     assert ca.requests == []
 
 
-def test_certificate_without_urls_is_unknown(lab: LabPKI, tmp_path: Path) -> None:
+def test_certificate_without_urls_is_not_checked(lab: LabPKI, tmp_path: Path) -> None:
     leaf = lab.identities["good-ecdsa"].certificate
     facts = check_revocation(
         leaf,
@@ -417,7 +417,7 @@ def test_certificate_without_urls_is_unknown(lab: LabPKI, tmp_path: Path) -> Non
         cache_dir=tmp_path,
     )
     assert [(f.status, f.detail) for f in facts] == [
-        ("unknown", "no OCSP or CRL URL in the certificate")
+        ("skipped", "no OCSP or CRL URL in the certificate")
     ] * 2
 
 

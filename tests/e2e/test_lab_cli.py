@@ -39,6 +39,7 @@ def test_lab_up_serves_until_down(tmp_path: Path) -> None:
         assert up.code == 0, up.err
         state = json.loads(up.out)
         strict = state["servers"]["strict"]["url"]
+        assert state["ca_server"]["url"].startswith("http://127.0.0.1:")
         probe = run_process("probe", "--json", strict)
         assert json.loads(probe.out)["client_auth"] == "required"
         curl = shutil.which("curl")

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     """Run the demo, render the table, exit 0 when every verdict matches."""
     from pathlib import Path
 
-    from mtls_doctor.lab.demo import ScenarioResult, run_demo
+    from mtls_doctor.lab.demo import run_demo
     from mtls_doctor.render import json as render_json
 
     directory = Path(args.keep) if args.keep else None
@@ -52,22 +52,19 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
     console = ui.console
     console.print("[bold]mtls-doctor demo[/]: every lab scenario through `check`\n")
-    header = f"  {'scenario':<30} {'server':<15} {'verdict':<28} fix"
-    console.print(f"[dim]{header}[/]")
-
-    def show(result: ScenarioResult) -> None:
+    ui.progress("building the lab and running the scenarios…")
+    results = run_demo(directory)
+    width = max(len(r.scenario.name) for r in results)
+    for result in results:
         verdict = result.diagnosis.verdict
         mark = "[green]✓[/]" if result.passed else "[bold red]✗[/]"
-        fix = verdict.fixes[0] if verdict.fixes else "—"
-        if len(fix) > 70:
-            fix = fix[:69] + "…"
         expected = "" if result.passed else f" [red](expected {result.scenario.expected})[/]"
         console.print(
-            f"{mark} {escape(result.scenario.name):<30} {result.scenario.server:<15} "
-            f"{verdict.cause!s:<28} {escape(fix)}{expected}"
+            f"{mark} {escape(result.scenario.name):<{width}}  [bold]{verdict.cause}[/]{expected}"
+            f"  [dim]({result.scenario.server} server)[/]"
         )
-
-    results = run_demo(directory, on_result=show)
+        if verdict.fixes:
+            console.print(f"  [dim]{'':<{width}}  fix:[/] {escape(verdict.fixes[0])}")
     failed = [r for r in results if not r.passed]
     handshakes = sum(r.diagnosis.handshakes for r in results)
     console.print(

@@ -78,6 +78,9 @@ def _print_state(ui: UI, state: dict[str, object]) -> None:
     console.print(f"Lab running (pid {state['pid']}); files in [bold]{directory}[/]")
     for name, info in servers.items():
         console.print(f"  {info['url']:<28} {name:<15} {info['description']}")
+    ca_server = state.get("ca_server")
+    if isinstance(ca_server, dict):
+        console.print(f"  {ca_server['url']:<28} {'CA server':<15} {ca_server['description']}")
     ids = directory / "identities"
     strict = servers["strict"]["url"]
     console.print("\nTry it:")

@@ -52,10 +52,14 @@ def _alive(pid: int) -> bool:
 
 def serve_forever(directory: Path) -> None:
     """Run the lab servers (foreground) until SIGTERM/SIGINT; write the state file."""
-    from mtls_doctor.lab.pki import build_lab_pki
+    from mtls_doctor.lab.responder import start_responder
     from mtls_doctor.lab.server import running_lab
 
-    pki = build_lab_pki(directory)
+    # The CA web server (CRLs, CA certificates, OCSP) binds first: its URL goes
+    # into the certificates the PKI issues.
+    responder = start_responder(directory)
+    pki = responder.pki
+    assert pki is not None
     stopping = False
 
     def stop(*_args: object) -> None:
@@ -64,10 +68,15 @@ def serve_forever(directory: Path) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    with running_lab(pki) as fleet:
+    with responder, running_lab(pki) as fleet:
         state = {
             "pid": os.getpid(),
             "directory": str(directory),
+            "ca_server": {
+                "url": responder.base_url,
+                "port": responder.port,
+                "description": "CRLs, CA certificates and OCSP for the lab certificates",
+            },
             "servers": {
                 name: {
                     "url": server.url,

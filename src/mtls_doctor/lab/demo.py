@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mtls_doctor.causes import Cause
 from mtls_doctor.diagnosis import CheckRequest, check
-from mtls_doctor.lab.pki import LabPKI, build_lab_pki
+from mtls_doctor.lab.pki import LabPKI
 from mtls_doctor.lab.server import LabFleet, running_lab
 from mtls_doctor.model import Diagnosis
 from mtls_doctor.tls.target import parse_target
@@ -51,11 +51,11 @@ def scenarios(pki: LabPKI) -> list[Scenario]:
     ids = pki.identities
     cases = []
     for name, ident in ids.items():
-        certs: tuple[Path, ...] = (ident.pem,)
-        if name == "missing-intermediate":
-            # The intermediate is at hand (a file beside it) but not in the bundle sent.
-            certs = (ident.pem, pki.directory / "ca" / "intermediate.pem")
-        cases.append(Scenario(name=name, server="strict", expected=ident.expected, certs=certs))
+        # missing-intermediate: its caIssuers URL (the lab's CA server) supplies the
+        # intermediate that the bundle does not send.
+        cases.append(
+            Scenario(name=name, server="strict", expected=ident.expected, certs=(ident.pem,))
+        )
     protected = ids["good-rsa"].p12_protected
     assert protected is not None
     cases += [
@@ -72,6 +72,24 @@ def scenarios(pki: LabPKI) -> list[Scenario]:
             server="nginx-like",
             expected=Cause.CERTIFICATE_EXPIRED,
             certs=(ids["expired"].pem,),
+        ),
+        Scenario(
+            name="revoked, nginx-style server (OCSP)",
+            server="nginx-like",
+            expected=Cause.CERTIFICATE_REVOKED,
+            certs=(ids["revoked"].pem,),
+        ),
+        Scenario(
+            name="rotated CA, nginx-style server",
+            server="nginx-like",
+            expected=Cause.ISSUER_ROTATED,
+            certs=(ids["rotated"].pem,),
+        ),
+        Scenario(
+            name="intermediate at hand, not sent",
+            server="nginx-like",
+            expected=Cause.MISSING_INTERMEDIATE,
+            certs=(ids["missing-intermediate"].pem, pki.directory / "ca" / "intermediate.pem"),
         ),
         Scenario(
             name="server does not ask",
@@ -118,17 +136,21 @@ def run_scenario(fleet: LabFleet, scenario: Scenario, timeout: float = 10.0) -> 
         password=_password_from(scenario.password_file),
         select=scenario.select,
         timeout=timeout,
-        offline=True,
     )
     return ScenarioResult(scenario=scenario, diagnosis=check(request))
 
 
 @contextmanager
 def demo_lab(directory: Path | None = None) -> Iterator[tuple[LabPKI, LabFleet]]:
-    """A lab PKI in ``directory`` (default: a temporary one) with its servers running."""
+    """A lab in ``directory`` (default: a temporary one): its CA web server (CRLs, CA
+    certificates, OCSP) and its mTLS servers, all on 127.0.0.1."""
+    from mtls_doctor.lab.responder import start_responder
+
     with tempfile.TemporaryDirectory(prefix="mtls-doctor-demo-") as scratch:
-        pki = build_lab_pki(directory or Path(scratch))
-        with running_lab(pki) as fleet:
+        responder = start_responder(directory or Path(scratch))
+        pki = responder.pki
+        assert pki is not None
+        with responder, running_lab(pki) as fleet:
             yield pki, fleet
 
 

@@ -173,6 +173,14 @@ def _revocation_findings(facts: DiagnosisFacts) -> list[Finding]:
                     message=f"Revocation status{about} could not be established: {item.detail}.",
                 )
             )
+        elif item.status == "skipped" and item.detail != "offline":
+            out.append(
+                Finding(
+                    code="revocation_not_checked",
+                    severity=Severity.INFO,
+                    message=f"Revocation{about} was not checked: {item.detail}.",
+                )
+            )
     return out
 
 
