@@ -183,3 +183,31 @@ def test_demo_passes_in_a_subprocess() -> None:
 
     assert causes == {c.value for c in Cause} - network
     assert all(s["handshakes"] <= 2 for s in document["scenarios"])
+
+
+def test_missing_intermediate_found_through_aia(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mtls_doctor.lab.responder import start_responder
+
+    with start_responder(tmp_path / "lab") as responder:
+        pki = responder.pki
+        assert pki is not None
+        with running_lab(pki) as fleet:
+            target = fleet.servers["strict"].target
+            leaf_only = str(pki.identities["missing-intermediate"].pem)
+            code, doc = _check(capsys, target, "--cert", leaf_only)
+            assert (code, doc["verdict"]["cause"]) == (1, "missing_intermediate")
+            first = doc["chain"][0]
+            assert (first["subject"], first["source"], first["sent"]) == (
+                "CN=Lab Issuing CA,O=mtls-doctor lab",
+                "aia",
+                False,
+            )
+            assert any("/ca/intermediate.der" in r for r in responder.requests)
+            # Offline, nothing is fetched: the issuer cannot be found, and it says so.
+            before = len(responder.requests)
+            code, doc = _check(capsys, target, "--cert", leaf_only, "--offline")
+            assert (code, doc["verdict"]["cause"]) == (1, "untrusted_issuer")
+            assert "not available here" in doc["verdict"]["summary"]
+            assert len(responder.requests) == before
