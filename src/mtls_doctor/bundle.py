@@ -100,6 +100,9 @@ class _Material:
 
 def _read(path: Path) -> bytes:
     try:
+        if path.exists() and not path.is_file():
+            # A FIFO or device would block or never end: read regular files only.
+            raise BundleLoadError(str(path), "not a regular file")
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise BundleLoadError(

@@ -252,3 +252,12 @@ def test_explicit_key_file_that_is_not_a_key(lab: LabPKI) -> None:
         load_identities(
             [lab.identities["good-ecdsa"].crt], key_path=lab.identities["good-ecdsa"].crt
         )
+
+
+def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "client.pem"
+    os.mkfifo(fifo)
+    result = load_identities([fifo])
+    assert [p.message for p in result.problems] == [f"{fifo}: not a regular file"]
