@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mtls_doctor.lab.pki import LabPKI, build_lab_pki
+from tests.servers.real import ServerRunner
 
 #: Every test that depends on dates uses this "now".
 LAB_NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -37,6 +38,16 @@ def chdir_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     """Run a test inside its own temporary directory."""
     monkeypatch.chdir(tmp_path)
     yield tmp_path
+
+
+@pytest.fixture(scope="module")
+def module_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerRunner]:
+    """Like ``servers``, but shared by a test module: start each real server once."""
+    runner = ServerRunner(tmp_path_factory.mktemp("servers"))
+    try:
+        yield runner
+    finally:
+        runner.stop_all()
 
 
 # The real-server fixtures (nginx, Apache, HAProxy, s_server) for every test folder.

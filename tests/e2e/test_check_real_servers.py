@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +34,6 @@ IDENTITIES = [
     "rotated", "missing-intermediate", "no-key", "mismatched-key", "no-client-auth", "rsa-1024",
     "revoked",
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerRunner]:
-    servers = ServerRunner(tmp_path_factory.mktemp("servers"))
-    try:
-        yield servers
-    finally:
-        servers.stop_all()
 
 
 @pytest.fixture(scope="module")
@@ -112,14 +103,18 @@ EXCEPTIONS[("nginx-optional_no_ca", "rotated")] = (
 
 
 def _started(
-    cache: dict[str, RunningServer], name: str, runner: ServerRunner, lab: LabPKI, crls: Path
+    cache: dict[str, RunningServer],
+    name: str,
+    module_servers: ServerRunner,
+    lab: LabPKI,
+    crls: Path,
 ) -> RunningServer:
     if name.startswith("nginx"):
         require_binary("nginx")
     if name.startswith("apache"):
         require_binary("apache2")
     if name not in cache:
-        cache[name] = SERVERS[name](runner, lab, crls)
+        cache[name] = SERVERS[name](module_servers, lab, crls)
     return cache[name]
 
 
@@ -150,11 +145,11 @@ def test_lab_identity_gets_its_cause(
     server: str,
     identity: str,
     live_lab: LabPKI,
-    runner: ServerRunner,
+    module_servers: ServerRunner,
     all_crls: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    running = _started(_CACHE, server, runner, live_lab, all_crls)
+    running = _started(_CACHE, server, module_servers, live_lab, all_crls)
     expected = str(live_lab.identities[identity].expected)
     expected = EXCEPTIONS.get((server, identity), (expected, ""))[0]
     document = _check(capsys, running.target, *_identity_args(live_lab, identity, server))
@@ -171,11 +166,11 @@ def test_lab_identity_gets_its_cause(
 def test_no_certificate(
     server: str,
     live_lab: LabPKI,
-    runner: ServerRunner,
+    module_servers: ServerRunner,
     all_crls: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    running = _started(_CACHE, server, runner, live_lab, all_crls)
+    running = _started(_CACHE, server, module_servers, live_lab, all_crls)
     document = _check(capsys, running.target)
     optional = "optional" in server
     assert document["verdict"]["cause"] == ("accepted" if optional else "no_certificate_sent")
@@ -235,12 +230,12 @@ def test_openssl_made_identities(
     name: str,
     expected: str,
     live_lab: LabPKI,
-    runner: ServerRunner,
+    module_servers: ServerRunner,
     all_crls: Path,
     openssl_identities: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    running = _started(_CACHE, server, runner, live_lab, all_crls)
+    running = _started(_CACHE, server, module_servers, live_lab, all_crls)
     d = openssl_identities
     if name.endswith(".p12"):
         args = ["--cert", str(d / name), "--password-file", str(d / "pw.txt")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,15 +30,6 @@ pytestmark = pytest.mark.realserver
 
 ROOT = "CN=Lab Root CA,O=mtls-doctor lab"
 INTERMEDIATE = "CN=Lab Issuing CA,O=mtls-doctor lab"
-
-
-@pytest.fixture(scope="module")
-def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerRunner]:
-    servers = ServerRunner(tmp_path_factory.mktemp("probe-servers"))
-    try:
-        yield servers
-    finally:
-        servers.stop_all()
 
 
 Factory = Callable[[ServerRunner, LabPKI], RunningServer]
@@ -148,13 +139,13 @@ _STARTED: dict[str, RunningServer] = {}
 def test_probe_agrees_with_s_client(
     case: str,
     version: str,
-    runner: ServerRunner,
+    module_servers: ServerRunner,
     live_lab: LabPKI,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     start, client_auth, names = CASES[case]
     if case not in _STARTED:
-        _STARTED[case] = start(runner, live_lab)
+        _STARTED[case] = start(module_servers, live_lab)
     server = _STARTED[case]
     result = run_cli(capsys, "probe", "--json", server.target, "--tls", version)
     assert result.code == 0, result.err
