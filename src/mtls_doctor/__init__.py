@@ -3,7 +3,16 @@
 The public API is small and imported lazily (so ``mtls-doctor --help`` does
 not load ``cryptography``)::
 
-    from mtls_doctor import inspect_identities, probe, check, explain
+    from mtls_doctor import CheckRequest, check, parse_target
+
+    diagnosis = check(CheckRequest(target=parse_target("intranet.example:443"),
+                                   cert_paths=("alice.p12",),
+                                   password=lambda path: b"..."))
+    print(diagnosis.verdict.cause, diagnosis.verdict.summary)
+
+Nouns: ``Target``, identities (``IdentityFacts``), ``Diagnosis`` with its
+``Verdict`` and ``Finding`` list, ``Cause``. Verbs: ``inspect_identities``,
+``probe``, ``check``, ``explain``, ``build_lab_pki``.
 
 Everything listed in ``__all__`` is guarded by ``tests/unit/test_public_api.py``.
 """
@@ -17,6 +26,14 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "inspect_identities": "mtls_doctor.inspection",
     "load_identities": "mtls_doctor.bundle",
+    "probe": "mtls_doctor.probing",
+    "ProbeReport": "mtls_doctor.probing",
+    "check": "mtls_doctor.diagnosis",
+    "CheckRequest": "mtls_doctor.diagnosis",
+    "Diagnosis": "mtls_doctor.model",
+    "parse_target": "mtls_doctor.tls.target",
+    "Target": "mtls_doctor.tls.target",
+    "explain": "mtls_doctor.knowledge",
     "Cause": "mtls_doctor.causes",
     "CATALOGUE": "mtls_doctor.causes",
     "Finding": "mtls_doctor.model",
