@@ -283,6 +283,12 @@ _RULE_ROWS: tuple[Rule, ...] = (
         "The server starts without complaint and does not request client certificates.",
     ),
     Rule(
+        "user_cert_rejected",
+        Severity.ERROR,
+        "The certificate given with --user-cert would be rejected by this block.",
+        "The verdict's cause says which check fails first.",
+    ),
+    Rule(
         "issuing_ca_rejected",
         Severity.ERROR,
         "Certificates from the given issuing CA would be rejected by this block.",
@@ -633,6 +639,8 @@ def check_ca_names(ctx: Context) -> list[Finding]:
             continue
         if any(c.subject in names for c in chain_up(cert, trusted)):
             continue
+        if any(_issues(cert, c) and c.subject in names for c in trusted):
+            continue  # a root above advertised intermediates (HAProxy's documented layout)
         hint = {
             ServerKind.NGINX: "ssl_trusted_certificate is trusted but never advertised; put "
             "the CA (or its root) into ssl_client_certificate",
@@ -720,14 +728,9 @@ def check_verify_depth(ctx: Context) -> list[Finding]:
 
 
 def _crl_for(ca: CertFacts, crls: tuple[CRLFacts, ...]) -> tuple[CRLFacts | None, bool]:
-    """The newest CRL that ``ca`` signed, and whether one only claims to be from it."""
+    """The newest CRL that ``ca`` signed, and whether another key signed one in its name."""
     own = [c for c in crls if c.verified_by == ca.fingerprint_sha256]
-    claims = any(
-        c.issuer == ca.subject
-        and c.verified_by is None
-        and (c.authority_key_id is None or c.authority_key_id == ca.subject_key_id)
-        for c in crls
-    )
+    claims = any(c.issuer == ca.subject and c.verified_by is None for c in crls)
     if not own:
         return None, claims
     return max(own, key=lambda c: c.this_update), claims
@@ -763,17 +766,30 @@ def check_crls(ctx: Context) -> list[Finding]:
         )
     crls = ctx.material.crls
     trusted = ctx.material.trusted
+    trusted_names = {c.subject for c in trusted}
+    foreign = any(crl.issuer not in trusted_names for crl in crls)
     for ca in trusted:
         if not (ca.is_ca or ca.self_signed):
             continue
         crl, forged = _crl_for(ca, crls)
         children = [c for c in trusted if _issues(ca, c)]
-        if block.crl_check is CrlCheck.LEAF and children:
-            continue  # issues intermediates only: its CRL is not consulted in leaf mode
+        if block.crl_check is CrlCheck.LEAF and (children or (ca.self_signed and foreign)):
+            # Leaf mode consults only the client certificate's issuer: not a CA that
+            # issues intermediates, nor a root when CRLs of client-sent intermediates are here.
+            continue
         if crl is None:
             findings.append(_missing_crl(ctx, ca, forged, where))
-            continue
-        findings.extend(_crl_validity(ctx, ca, crl, where))
+    # Validity of the CRL each issuer would be judged by: the newest one signed by the
+    # trusted CA of that name, or (for intermediates the clients send) the newest one.
+    by_issuer: dict[str, CRLFacts] = {}
+    for crl in crls:
+        if crl.issuer in trusted_names and crl.verified_by is None:
+            continue  # not signed by the trusted CA it names: reported above
+        known = by_issuer.get(crl.issuer)
+        if known is None or crl.this_update > known.this_update:
+            by_issuer[crl.issuer] = crl
+    for issuer, crl in by_issuer.items():
+        findings.extend(_crl_validity(ctx, issuer, crl, where))
     return findings
 
 
@@ -806,7 +822,7 @@ def _missing_crl(ctx: Context, ca: CertFacts, forged: bool, where: Where) -> Fin
     )
 
 
-def _crl_validity(ctx: Context, ca: CertFacts, crl: CRLFacts, where: Where) -> list[Finding]:
+def _crl_validity(ctx: Context, issuer: str, crl: CRLFacts, where: Where) -> list[Finding]:
     alert = (
         " HAProxy answers with the alert certificate_expired, which clients misread as their "
         "own certificate expiring."
@@ -816,7 +832,7 @@ def _crl_validity(ctx: Context, ca: CertFacts, crl: CRLFacts, where: Where) -> l
             finding(
                 "crl_expired",
                 where,
-                f"The CRL from {ca.subject} expired on {_fmt(crl.next_update)} (its nextUpdate):"
+                f"The CRL from {issuer} expired on {_fmt(crl.next_update)} (its nextUpdate):"
                 f" every client whose chain includes this CA is rejected (CRL has expired)."
                 f"{alert} Fetch a fresh CRL and reload the server; automate it.",
             )
@@ -826,7 +842,7 @@ def _crl_validity(ctx: Context, ca: CertFacts, crl: CRLFacts, where: Where) -> l
             finding(
                 "crl_not_yet_valid",
                 where,
-                f"The CRL from {ca.subject} is valid only from {_fmt(crl.this_update)}: until "
+                f"The CRL from {issuer} is valid only from {_fmt(crl.this_update)}: until "
                 "then every client whose chain includes this CA is rejected (check the clocks).",
             )
         ]
@@ -836,7 +852,7 @@ def _crl_validity(ctx: Context, ca: CertFacts, crl: CRLFacts, where: Where) -> l
             finding(
                 "crl_expiring",
                 where,
-                f"The CRL from {ca.subject} reaches its nextUpdate on {_fmt(crl.next_update)} "
+                f"The CRL from {issuer} reaches its nextUpdate on {_fmt(crl.next_update)} "
                 f"(in {_plural(hours, 'hour')}): refresh it before then or every client of this "
                 "CA is rejected.",
             )
