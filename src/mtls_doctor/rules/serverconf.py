@@ -965,6 +965,10 @@ X509_ERRORS: dict[int, str] = {
     23: "certificate revoked",
     24: "invalid CA certificate",
     26: "unsupported certificate purpose",
+    33: "unable to get CRL issuer certificate",
+    66: "EE certificate key too weak",
+    67: "CA certificate key too weak",
+    68: "CA signature digest algorithm too weak",
 }
 
 

@@ -96,6 +96,23 @@ class VerifyError:
     fix: str = ""
 
 
+#: OpenSSL's verification stages (x509_vfy.c verify_chain): building the chain, the
+#: extensions, the security level, revocation, then signatures and dates top-down.
+_STAGE = {
+    **dict.fromkeys((2, 18, 19, 20, 22), 0),
+    **dict.fromkeys((24, 26), 1),
+    **dict.fromkeys((66, 67, 68), 2),
+    **dict.fromkeys((3, 11, 12, 23, 33), 3),
+    **dict.fromkeys((7, 9, 10, 21), 4),
+}
+
+
+def openssl_order(error: VerifyError) -> tuple[int, int]:
+    """Sort key: the order in which OpenSSL reports errors to the server's callback."""
+    stage = _STAGE.get(error.code, 4)
+    return stage, -error.depth if stage == 4 else error.depth
+
+
 @dataclass(frozen=True, slots=True)
 class Judgement:
     """The verdict, and the evidence it rests on."""
@@ -226,6 +243,7 @@ def _build(
             return
         rotated = _rotated_name(walk)
         if rotated:
+            _unverifiable_leaf(walk, index, Cause.ISSUER_ROTATED)
             walk.error(
                 20,
                 index,
@@ -245,6 +263,7 @@ def _build(
             None,
         )
         if missing is not None:
+            _unverifiable_leaf(walk, index, Cause.MISSING_INTERMEDIATE)
             walk.error(
                 20,
                 index,
@@ -253,6 +272,7 @@ def _build(
                 "client does not send.",
             )
             return
+        _unverifiable_leaf(walk, index, Cause.UNTRUSTED_ISSUER)
         walk.error(
             20,
             index,
@@ -262,6 +282,18 @@ def _build(
             "a certificate that links them.",
         )
         return
+
+
+def _unverifiable_leaf(walk: _Walk, index: int, cause: Cause) -> None:
+    """OpenSSL's internal_verify reports error 21 when the chain is the leaf alone."""
+    if index + walk.offset == 0:
+        walk.error(
+            21,
+            0,
+            cause,
+            "The client certificate's signature cannot be verified: its issuer is unknown "
+            "(unable to verify the first certificate).",
+        )
 
 
 def _rotated_name(walk: _Walk) -> str | None:
@@ -360,28 +392,57 @@ def _check_depth(walk: _Walk) -> None:
 
 
 def _check_crls(walk: _Walk) -> None:
-    """Step 4: a valid CRL from the issuer of every certificate checked."""
+    """Step 4: a valid CRL from the issuer of every certificate checked.
+
+    OpenSSL checks revocation even on a chain it could not complete (the
+    errors before were let through by the server's callback): the top
+    certificate then needs a CRL from an issuer that is not there.
+    """
     block = walk.block
-    if block.crl_check is CrlCheck.NONE or not walk.anchored:
+    if block.crl_check is CrlCheck.NONE:
         return
-    # (certificate or None for the hypothetical leaf, its issuer, chain index)
-    checked: list[tuple[x509.Certificate | None, x509.Certificate, int]] = []
+    chain = walk.chain
+    # (certificate or None for the hypothetical leaf, its issuer or None, chain index)
+    checked: list[tuple[x509.Certificate | None, x509.Certificate | None, int]] = []
     if walk.offset:
-        checked.append((None, walk.chain[0], -1))
-    checked += [(walk.chain[i], walk.chain[i + 1], i) for i in range(len(walk.chain) - 1)]
+        checked.append((None, chain[0], -1))
+    checked += [(chain[i], chain[i + 1], i) for i in range(len(chain) - 1)]
+    if not walk.anchored:
+        top = chain[-1]
+        checked.append((top, top if _self_signed(top) else None, len(chain) - 1))
     if block.crl_check is CrlCheck.LEAF:
         checked = checked[:1]
     for cert, issuer, index in checked:
-        about = (
-            "the client certificate"
-            if index + walk.offset == 0
-            else (f"{_name(cert)}" if cert is not None else "certificates")
-        )
-        crls = [c for c in walk.loaded.crls if c.issuer == issuer.subject]
-        signed = [c for c in crls if crl_signer(c, [issuer]) is not None]
-        if not signed:
-            if block.crl_missing_ok:
-                continue
+        _check_one_crl(walk, cert, issuer, index)
+
+
+def _check_one_crl(
+    walk: _Walk, cert: x509.Certificate | None, issuer: x509.Certificate | None, index: int
+) -> None:
+    block = walk.block
+    about = (
+        "the client certificate"
+        if index + walk.offset == 0
+        else f"{_name(cert)}"
+        if cert is not None
+        else "certificates"
+    )
+    if issuer is None:
+        assert cert is not None
+        named = [c for c in walk.loaded.crls if c.issuer == cert.issuer]
+        if not block.crl_missing_ok or named:
+            walk.error(
+                33 if named else 3,
+                index,
+                Cause.REJECTED_UNEXPLAINED,
+                f"The CRL of {cert.issuer.rfc4514_string()} cannot be checked for {about}: "
+                "that CA's certificate is not available.",
+            )
+        return
+    crls = [c for c in walk.loaded.crls if c.issuer == issuer.subject]
+    signed = [c for c in crls if crl_signer(c, [issuer]) is not None]
+    if not signed:
+        if not block.crl_missing_ok:
             walk.error(
                 3,
                 index,
@@ -390,51 +451,68 @@ def _check_crls(walk: _Walk) -> None:
                 f"{about} (unable to get certificate CRL).",
                 f"Add the CRL of {_name(issuer)} to the block's CRL file and reload.",
             )
-            continue
-        crl = max(signed, key=lambda c: c.last_update_utc)
-        next_update = crl.next_update_utc
-        if next_update is not None and walk.now > next_update:
-            walk.error(
-                12,
-                index,
-                Cause.REJECTED_UNEXPLAINED,
-                f"The server's CRL from {_name(issuer)} expired on {next_update:%Y-%m-%d %H:%M} "
-                "UTC (CRL has expired): it rejects every certificate that CA issued.",
-                f"Install a fresh CRL from {_name(issuer)} and reload the server.",
-            )
-        elif walk.now < crl.last_update_utc:
-            walk.error(
-                11,
-                index,
-                Cause.REJECTED_UNEXPLAINED,
-                f"The server's CRL from {_name(issuer)} is valid only from "
-                f"{crl.last_update_utc:%Y-%m-%d %H:%M} UTC (CRL is not yet valid).",
-            )
-        if cert is not None and crl.get_revoked_certificate_by_serial_number(cert.serial_number):
-            walk.error(
-                23,
-                index,
-                Cause.CERTIFICATE_REVOKED,
-                f"The CRL from {_name(issuer)} lists {about} as revoked.",
-            )
-
-
-def _ignored_by_policy(block: TLSServerBlock, error: VerifyError) -> str | None:
-    """Why the block lets ``error`` through, or None."""
-    if block.verify is VerifyMode.OPTIONAL_NO_CA:
-        allowed = (
-            APACHE_OPTIONAL_NO_CA if block.kind is ServerKind.APACHE else (NGINX_OPTIONAL_NO_CA)
+        return
+    crl = max(signed, key=lambda c: c.last_update_utc)
+    next_update = crl.next_update_utc
+    if next_update is not None and walk.now > next_update:
+        walk.error(
+            12,
+            index,
+            Cause.REJECTED_UNEXPLAINED,
+            f"The server's CRL from {_name(issuer)} expired on {next_update:%Y-%m-%d %H:%M} "
+            "UTC (CRL has expired): it rejects every certificate that CA issued.",
+            f"Install a fresh CRL from {_name(issuer)} and reload the server.",
         )
-        if block.kind is not ServerKind.HAPROXY and error.code in allowed:
-            return "optional_no_ca"
-    for item in block.ignore_errors:
-        if (item.option == "crt-ignore-err") != (error.depth == 0):
-            continue
-        for value in item.values:
-            code = X509_ERROR_NAMES.get(value.upper()) if not value.isdigit() else int(value)
-            if value.lower() == "all" or code == error.code:
-                return f"{item.option} {value}"
-    return None
+    elif walk.now < crl.last_update_utc:
+        walk.error(
+            11,
+            index,
+            Cause.REJECTED_UNEXPLAINED,
+            f"The server's CRL from {_name(issuer)} is valid only from "
+            f"{crl.last_update_utc:%Y-%m-%d %H:%M} UTC (CRL is not yet valid).",
+        )
+    if cert is not None and crl.get_revoked_certificate_by_serial_number(cert.serial_number):
+        walk.error(
+            23,
+            index,
+            Cause.CERTIFICATE_REVOKED,
+            f"The CRL from {_name(issuer)} lists {about} as revoked.",
+        )
+
+
+def _ignored_by_policy(block: TLSServerBlock, ordered: list[VerifyError]) -> dict[VerifyError, str]:
+    """The errors the block lets through, with why.
+
+    nginx's callback accepts everything and judges only the *last* error
+    OpenSSL recorded (``SSL_get_verify_result``); Apache's and HAProxy's
+    callbacks judge each error as it comes and stop at the first they refuse.
+    """
+    if block.kind is ServerKind.NGINX:
+        if (
+            block.verify is VerifyMode.OPTIONAL_NO_CA
+            and ordered
+            and ordered[-1].code in NGINX_OPTIONAL_NO_CA
+        ):
+            last = ordered[-1]
+            reason = f"optional_no_ca (nginx judges only the last error, {last.code})"
+            return dict.fromkeys(ordered, reason)
+        return {}
+    ignored: dict[VerifyError, str] = {}
+    for error in ordered:
+        if block.verify is VerifyMode.OPTIONAL_NO_CA and error.code in APACHE_OPTIONAL_NO_CA:
+            if block.kind is ServerKind.APACHE:
+                ignored[error] = "optional_no_ca"
+                continue
+        for item in block.ignore_errors:
+            if (item.option == "crt-ignore-err") != (error.depth == 0):
+                continue
+            for value in item.values:
+                code = X509_ERROR_NAMES.get(value.upper()) if not value.isdigit() else int(value)
+                if value.lower() == "all" or code == error.code:
+                    ignored[error] = f"{item.option} {value}"
+        if error not in ignored:
+            break  # the callback refuses here: verification stops
+    return ignored
 
 
 def _verdict(cause: Cause, detail: str, fixes: tuple[str, ...] = ()) -> Verdict:
@@ -447,8 +525,10 @@ def _verdict(cause: Cause, detail: str, fixes: tuple[str, ...] = ()) -> Verdict:
 
 
 def _decide(walk: _Walk, subject: str, advertised: tuple[str, ...]) -> Judgement:
-    ignored = [e for e in walk.errors if _ignored_by_policy(walk.block, e)]
-    remaining = [e for e in walk.errors if e not in ignored]
+    ordered = sorted(walk.errors, key=openssl_order)
+    policy = _ignored_by_policy(walk.block, ordered)
+    ignored = [e for e in ordered if e in policy]
+    remaining = [e for e in ordered if e not in policy]
     chain_names = tuple(_name(c) for c in walk.chain)
     on_list = not advertised or any(
         name in advertised for name in (*chain_names, walk.chain[-1].issuer.rfc4514_string())
@@ -456,13 +536,13 @@ def _decide(walk: _Walk, subject: str, advertised: tuple[str, ...]) -> Judgement
     if not remaining:
         detail = f"{subject}: the chain verifies against this block's CAs."
         if ignored:
-            reasons = sorted({_ignored_by_policy(walk.block, e) or "" for e in ignored})
+            reasons = sorted(set(policy.values()))
             detail = (
                 f"{subject} gets through only because {', '.join(reasons)} lets these "
                 f"errors pass: {'; '.join(e.message for e in ignored)}"
             )
         return Judgement(
-            _verdict(Cause.ACCEPTED, detail), tuple(walk.errors), tuple(ignored), chain_names,
+            _verdict(Cause.ACCEPTED, detail), tuple(ordered), tuple(ignored), chain_names,
             on_list,
         )  # fmt: skip
     order = {cause: rank for rank, cause in enumerate(PRIORITY)}
@@ -474,7 +554,7 @@ def _decide(walk: _Walk, subject: str, advertised: tuple[str, ...]) -> Judgement
     if others:
         detail += " Also: " + " ".join(others)
     return Judgement(
-        _verdict(first.cause, detail, fixes), tuple(walk.errors), tuple(ignored), chain_names,
+        _verdict(first.cause, detail, fixes), tuple(ordered), tuple(ignored), chain_names,
         on_list,
     )  # fmt: skip
 

@@ -1,0 +1,134 @@
+"""``lint-server --user-cert`` agrees with the real server for every lab identity.
+
+For each server (nginx, Apache httpd, HAProxy) and several configurations
+(a sound one, one whose CRL has expired, and the permissive modes), every
+lab identity is judged offline by ``lint-server --user-cert`` and then
+presented to the real server with the project's TLS client: the verdict is
+``accepted`` exactly when the real server serves the request. On the sound
+configuration the cause is also the one the lab identity was made to show.
+``no-key`` and ``mismatched-key`` cannot be presented; their verdicts are
+checked on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mtls_doctor.causes import Cause
+from mtls_doctor.lab.pki import LabPKI
+from tests.realservers.conftest import Material, lint_block, present, served
+from tests.servers.real import (
+    RunningServer,
+    ServerRunner,
+    start_apache,
+    start_haproxy,
+    start_nginx,
+)
+
+pytestmark = pytest.mark.realserver
+
+#: Identities a TLS client cannot present (no key, or a key that is not the certificate's).
+UNPRESENTABLE = ("no-key", "mismatched-key")
+
+Starter = Callable[[ServerRunner, LabPKI, Material, Path], RunningServer]
+
+
+def _nginx(crls: str, **extra: object) -> Starter:
+    def start(run: ServerRunner, lab: LabPKI, m: Material, _pem: Path) -> RunningServer:
+        return run(
+            start_nginx,
+            cert=lab.server_pem,
+            key=lab.server_key_file,
+            client_certificate=m.root,
+            crl=getattr(m, crls),
+            **extra,  # type: ignore[arg-type]
+        )
+
+    return start
+
+
+def _apache(crls: str, **extra: object) -> Starter:
+    def start(run: ServerRunner, lab: LabPKI, m: Material, _pem: Path) -> RunningServer:
+        return run(
+            start_apache,
+            cert=lab.server_pem,
+            key=lab.server_key_file,
+            ca_file=m.root,
+            verify_depth=2,
+            crl=getattr(m, crls),
+            **extra,  # type: ignore[arg-type]
+        )
+
+    return start
+
+
+def _haproxy(crls: str, **extra: object) -> Starter:
+    def start(run: ServerRunner, _lab: LabPKI, m: Material, pem: Path) -> RunningServer:
+        return run(
+            start_haproxy,
+            cert_and_key_pem=pem,
+            ca_file=m.root,
+            crl_file=getattr(m, crls),
+            **extra,  # type: ignore[arg-type]
+        )
+
+    return start
+
+
+CONFIGS: dict[str, Starter] = {
+    "nginx": _nginx("all_crls"),
+    "nginx-stale-crl": _nginx("intermediate_crl_expired"),
+    "nginx-optional_no_ca": _nginx("all_crls", verify_client="optional_no_ca"),
+    "apache": _apache("all_crls"),
+    "apache-stale-crl": _apache("intermediate_crl_expired"),
+    "apache-optional_no_ca": _apache("all_crls", verify_client="optional_no_ca"),
+    "haproxy": _haproxy("all_crls"),
+    "haproxy-stale-crl": _haproxy("intermediate_crl_expired"),
+    "haproxy-ignore-all": _haproxy("all_crls", extra_bind="crt-ignore-err all ca-ignore-err all"),
+}
+#: The configurations where every lab identity must get the cause it was made for.
+SOUND = ("nginx", "apache", "haproxy")
+
+
+@pytest.fixture(scope="module", params=sorted(CONFIGS))
+def configured(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    live_lab: LabPKI,
+    material: Material,
+    live_lab_haproxy_pem: Path,
+) -> Iterator[tuple[str, RunningServer]]:
+    """One real server per configuration, shared by the identities."""
+    runner = ServerRunner(tmp_path_factory.mktemp("agreement"))
+    try:
+        yield (
+            request.param,
+            CONFIGS[request.param](runner, live_lab, material, live_lab_haproxy_pem),
+        )
+    finally:
+        runner.stop_all()
+
+
+def test_user_cert_verdict_agrees_with_the_real_server(
+    configured: tuple[str, RunningServer], live_lab: LabPKI, material: Material
+) -> None:
+    name, server = configured
+    disagreements = []
+    for identity in live_lab.identities.values():
+        report = lint_block(
+            server, user_cert=str(identity.pem), issuing_ca=[str(material.intermediate)]
+        )
+        assert report.verdict is not None
+        cause = report.verdict.cause
+        if identity.name in UNPRESENTABLE:
+            assert cause is identity.expected, (identity.name, report.verdict)
+            continue
+        real = served(present(server, live_lab, identity.name))
+        if (cause is Cause.ACCEPTED) != real:
+            disagreements.append((identity.name, cause, real, report.verdict.summary))
+        if name in SOUND and cause is not identity.expected:
+            disagreements.append((identity.name, cause, "expected", identity.expected))
+    assert disagreements == [], "\n".join(str(d)[:300] for d in disagreements)
