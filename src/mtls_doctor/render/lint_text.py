@@ -16,7 +16,14 @@ from mtls_doctor.rules.serverconf import (
     DEPTH_DIRECTIVE,
     allowed_intermediates,
 )
-from mtls_doctor.serverconf.facts import BlockReport, FileFacts, LintReport, ServerKind, Where
+from mtls_doctor.serverconf.facts import (
+    BlockReport,
+    FileFacts,
+    LintReport,
+    ServerKind,
+    VerifyMode,
+    Where,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -80,7 +87,7 @@ def block_report(console: Console, report: BlockReport) -> None:
         f"[bold]{block.kind}[/] {escape(block.label)}  [dim]{_where(block.where)}[/]",
         highlight=False,
     )
-    mode = f" ({block.verify})" if str(block.verify) != auth else ""
+    mode = f" ({block.verify})" if block.verify is VerifyMode.OPTIONAL_NO_CA else ""
     console.print(
         f"  [dim]client auth [/] [{_AUTH_COLOUR[auth]}]{auth}[/]{mode}  "
         f"[dim]({_where(block.verify_at)})[/]",
