@@ -14,7 +14,7 @@ from mtls_doctor.causes import Cause
 from mtls_doctor.lab.pki import LabPKI, build_crl
 from mtls_doctor.serverconf.acceptance import (
     VerifyError,
-    _ignored_by_policy,
+    ignored_by_policy,
     judge_identity,
     judge_issuing_ca,
     openssl_order,
@@ -205,7 +205,7 @@ def test_error_policies(
     facts, _ = block(kind, ca=lab.client_ca_bundle, **overrides)
     ordered = sorted((error(c, d) for c, d in errors), key=openssl_order)
 
-    assert len(_ignored_by_policy(facts, ordered)) == ignored
+    assert len(ignored_by_policy(facts, ordered)) == ignored
 
 
 def test_openssl_order_puts_signature_and_dates_last_top_down() -> None:

@@ -310,7 +310,7 @@ def _rotated_name(walk: _Walk) -> str | None:
     return None
 
 
-def _check_certificates(walk: _Walk, virtual_leaf: bool) -> None:
+def _check_certificates(walk: _Walk) -> None:
     """Step 2: validity, purpose, key strength, CA flags."""
     for index, cert in enumerate(walk.chain):
         facts = cert_facts(cert)
@@ -371,7 +371,6 @@ def _check_certificates(walk: _Walk, virtual_leaf: bool) -> None:
                 f"{who.capitalize()} is signed with {facts.signature_algorithm}: refused at "
                 "OpenSSL's security level 2.",
             )
-    del virtual_leaf  # the hypothetical leaf has no dates or key of its own
 
 
 def _check_depth(walk: _Walk) -> None:
@@ -483,7 +482,7 @@ def _check_one_crl(
         )
 
 
-def _ignored_by_policy(block: TLSServerBlock, ordered: list[VerifyError]) -> dict[VerifyError, str]:
+def ignored_by_policy(block: TLSServerBlock, ordered: list[VerifyError]) -> dict[VerifyError, str]:
     """The errors the block lets through, with why.
 
     nginx's callback accepts everything and judges only the *last* error
@@ -529,7 +528,7 @@ def _verdict(cause: Cause, detail: str, fixes: tuple[str, ...] = ()) -> Verdict:
 
 def _decide(walk: _Walk, subject: str, advertised: tuple[str, ...]) -> Judgement:
     ordered = sorted(walk.errors, key=openssl_order)
-    policy = _ignored_by_policy(walk.block, ordered)
+    policy = ignored_by_policy(walk.block, ordered)
     ignored = [e for e in ordered if e in policy]
     remaining = [e for e in ordered if e not in policy]
     chain_names = tuple(_name(c) for c in walk.chain)
@@ -587,7 +586,7 @@ def judge_identity(
             return Judgement(_verdict(item.cause, item.message))
     walk = _Walk(block, loaded, now, offset=0)
     _build(walk, identity.certificate, identity.chain, candidates)
-    _check_certificates(walk, virtual_leaf=False)
+    _check_certificates(walk)
     if walk.anchored:
         _check_depth(walk)
     _check_crls(walk)
@@ -614,7 +613,7 @@ def judge_issuing_ca(
         )
     walk = _Walk(block, loaded, now, offset=1)
     _build(walk, ca, presented, ())
-    _check_certificates(walk, virtual_leaf=True)
+    _check_certificates(walk)  # the hypothetical leaf has no dates of its own
     if walk.anchored:
         _check_depth(walk)
     _check_crls(walk)
