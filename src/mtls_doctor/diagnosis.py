@@ -188,13 +188,9 @@ class _Checker:
         request = self.request
         if not request.revocation:
             return ()
-        import importlib
+        from mtls_doctor.revocation import check_revocation
 
-        try:  # the revocation adapter (issue 5)
-            lookup = importlib.import_module("mtls_doctor.revocation").check_revocation
-        except (ImportError, AttributeError):
-            return ()
-        result: tuple[RevocationFacts, ...] = lookup(
+        return check_revocation(
             item.certificate,
             list(chain.certificates),
             timeout=request.timeout,
@@ -203,7 +199,6 @@ class _Checker:
             ocsp_url=request.ocsp_url,
             now=self.now,
         )
-        return result
 
     def fits(self, item: LoadedIdentity, attempt: HandshakeFacts) -> bool:
         """Would this identity suit the server, judged locally against its CA names?"""

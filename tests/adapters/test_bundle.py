@@ -261,3 +261,18 @@ def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     result = load_identities([fifo])
     assert [p.message for p in result.problems] == [f"{fifo}: not a regular file"]
+
+
+def test_unknown_signature_algorithm_is_one_clear_problem(lab: LabPKI, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    der = lab.identities["good-ecdsa"].certificate.public_bytes(Encoding.DER)
+    ecdsa_sha256 = bytes.fromhex("06082a8648ce3d040302")  # OID 1.2.840.10045.4.3.2
+    unknown = bytes.fromhex("06082a8648ce3d0403ff")  # same length, unassigned
+    assert der.count(ecdsa_sha256) == 2
+    path = tmp_path / "odd.der"
+    path.write_bytes(der.replace(ecdsa_sha256, unknown))
+    result = load_identities([path])
+    assert not result.identities
+    assert [p.code for p in result.problems] == ["bundle_load"]
+    assert "\n" not in result.problems[0].message

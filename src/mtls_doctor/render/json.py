@@ -87,11 +87,10 @@ def certificate(cert: CertFacts, now: datetime | None = None) -> JSON:
 def identity(facts: IdentityFacts, findings: tuple[Finding, ...], now: datetime) -> JSON:
     """The identity object of CONTRACT.md (``inspect``, ``check``, ``watch``)."""
     cert = facts.certificate
-    out = certificate(cert, now)
     out = {
         "source": facts.source,
         "format": facts.format,
-        **out,
+        **certificate(cert, now),
         "has_private_key": facts.has_private_key,
         "key_matches": facts.key_matches,
         "client_auth_eku": allows_client_auth(cert),

@@ -24,6 +24,7 @@ from __future__ import annotations
 import http.client
 import io
 import ipaddress
+import re
 import select
 import socket
 import time
@@ -212,8 +213,6 @@ def _parse_http(raw: bytes) -> HttpAnswer | None:
 
 
 def _first_line(body: bytes) -> str:
-    import re
-
     text = body.decode("utf-8", "replace")
     # nginx and Apache error pages put the reason in <title>/<center>/<h1>; take
     # the first line with words after removing tags.
