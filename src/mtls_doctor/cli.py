@@ -37,6 +37,13 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so errors follow the contract."""
 
     def error(self, message: str) -> NoReturn:
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):
+            # The values may be secrets (`--pw hunter2`): name the options only.
+            words = message[len(prefix) :].split()
+            options = [w.split("=", 1)[0] for w in words if w.startswith("-")]
+            shown = " ".join(options) if options else f"{len(words)} extra value(s)"
+            message = f"{prefix}{shown} (values not shown)"
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 

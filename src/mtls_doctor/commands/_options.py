@@ -13,8 +13,44 @@ from mtls_doctor.errors import UsageError
 PasswordSource = Callable[[str], "bytes | None"]
 
 
+_PASSWORD_HOWTO = (
+    "a password is never taken on the command line (it would stay in the shell history "
+    "and the process list); use --password-env VAR, --password-file FILE or the prompt"
+)
+
+
+def local_path(text: str) -> str:
+    """An argparse ``type`` for local file paths that refuses curl's ``FILE:PASSWORD``.
+
+    A path that does not exist but contains ``:`` may carry a password after the
+    colon (curl's habit): the error names only what comes before the first colon,
+    so the secret is never echoed.
+    """
+    if ":" in text and not os.path.lexists(text):
+        head = text.split(":", 1)[0]
+        if os.path.isfile(head):
+            raise argparse.ArgumentTypeError(
+                f"{head}: curl's FILE:PASSWORD form is not accepted (the text after ':' is "
+                f"not shown); {_PASSWORD_HOWTO}"
+            )
+        raise argparse.ArgumentTypeError(
+            f"{head}...: no such file (the text after ':' is not shown, in case it is a password)"
+        )
+    return text
+
+
+class _RefusePassword(argparse.Action):
+    """``--password SECRET``: refused without echoing SECRET (argparse would print it)."""
+
+    def __call__(self, *_args: object, **_kwargs: object) -> None:
+        raise UsageError(_PASSWORD_HOWTO)
+
+
 def add_password_arguments(parser: argparse.ArgumentParser) -> None:
     """--password-file / --password-env (a password is never taken on the command line)."""
+    parser.add_argument(
+        "--password", "--pass", nargs="?", action=_RefusePassword, help=argparse.SUPPRESS
+    )
     group = parser.add_argument_group("passwords (never on the command line)")
     exclusive = group.add_mutually_exclusive_group()
     exclusive.add_argument(

@@ -18,6 +18,7 @@ from mtls_doctor.commands._options import (
     add_network_arguments,
     add_password_arguments,
     add_time_argument,
+    local_path,
 )
 from mtls_doctor.ui import UI
 
@@ -28,18 +29,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cert",
         action="append",
+        type=local_path,
         default=[],
         metavar="PATH",
         help="client identity: PEM, DER, PKCS#12 or a directory (repeatable)",
     )
-    parser.add_argument("--key", metavar="FILE", help="private key in a separate file")
+    parser.add_argument(
+        "--key", type=local_path, metavar="FILE", help="private key in a separate file"
+    )
     parser.add_argument(
         "--select",
         metavar="WHICH",
         help="use this identity among several: subject text, serial, fingerprint or file",
     )
     parser.add_argument(
-        "--ca-bundle", metavar="FILE", help="the server's client-CA bundle, if you have it"
+        "--ca-bundle",
+        type=local_path,
+        metavar="FILE",
+        help="the server's client-CA bundle, if you have it",
     )
     parser.add_argument("--tls", choices=("1.2", "1.3"), help="only this TLS version")
     revocation = parser.add_argument_group("revocation")
@@ -52,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="no network request except the handshake with the target",
     )
     revocation.add_argument(
-        "--crl", action="append", default=[], metavar="FILE", help="use this CRL"
+        "--crl", action="append", type=local_path, default=[], metavar="FILE", help="use this CRL"
     )
     revocation.add_argument("--ocsp-url", metavar="URL", help="ask this OCSP responder")
     parser.add_argument("--warn-days", type=int, default=30, metavar="N", help=argparse.SUPPRESS)

@@ -16,6 +16,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from mtls_doctor.commands._options import local_path
 from mtls_doctor.errors import UsageError
 from mtls_doctor.ui import UI
 
@@ -43,7 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the message (quote it); omit it, or give '-', to read standard input",
     )
     parser.add_argument(
-        "--file", "-f", metavar="PATH", help="read the text from a file (a log, a saved page)"
+        "--file",
+        "-f",
+        type=local_path,
+        metavar="PATH",
+        help="read the text from a file (a log, a saved page)",
     )
 
 

@@ -13,6 +13,7 @@ import argparse
 from mtls_doctor.commands._options import (
     add_password_arguments,
     add_time_argument,
+    local_path,
     password_source,
 )
 from mtls_doctor.ui import UI
@@ -20,8 +21,12 @@ from mtls_doctor.ui import UI
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``inspect``."""
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="file or directory")
-    parser.add_argument("--key", metavar="FILE", help="private key in a separate file")
+    parser.add_argument(
+        "paths", nargs="+", type=local_path, metavar="PATH", help="file or directory"
+    )
+    parser.add_argument(
+        "--key", type=local_path, metavar="FILE", help="private key in a separate file"
+    )
     parser.add_argument(
         "--warn-days",
         type=int,

@@ -1,9 +1,12 @@
 """The built-in mTLS lab: a PKI that fails in every way, and servers to try it on.
 
 lab pki DIR      generate the lab PKI (CAs, a server identity, one client
-                 identity for every failure cause) and manifest.json
+                 identity for every failure cause) and manifest.json; an
+                 existing lab PKI is kept unless --force, and a directory
+                 holding anything else is refused
 lab up [DIR]     start the lab servers on 127.0.0.1 in the background and
-                 print how to try them with curl or a browser
+                 print how to try them with curl or a browser (with the
+                 lab PKI already in DIR, if there is one)
 lab down [DIR]   stop them
 lab serve DIR    run the lab servers in the foreground (what `up` starts)
 """
@@ -25,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--base-url",
         metavar="URL",
         help="put OCSP, caIssuers and CRL URLs under this base into the certificates",
+    )
+    pki.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a lab PKI already in DIR (a root you imported stops working)",
     )
     for name, text in (
         ("up", "start the lab servers in the background"),
@@ -49,7 +57,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     directory = Path(args.directory) if args.directory else control.default_directory()
     match args.lab_command:
         case "pki":
-            return _pki(directory, args.base_url, ui)
+            return _pki(directory, args.base_url, args.force, ui)
         case "up":
             state = control.start_background(directory)
             _print_state(ui, state)
@@ -76,6 +84,8 @@ def _print_state(ui: UI, state: dict[str, object]) -> None:
     assert isinstance(servers, dict)
     console = ui.console
     console.print(f"Lab running (pid {state['pid']}); files in [bold]{directory}[/]")
+    if state.get("pki") == "kept":
+        console.print("  (the lab PKI already in this directory was kept)")
     for name, info in servers.items():
         console.print(f"  {info['url']:<28} {name:<15} {info['description']}")
     ca_server = state.get("ca_server")
@@ -97,25 +107,38 @@ def _print_state(ui: UI, state: dict[str, object]) -> None:
     console.print("Stop with: mtls-doctor lab down" + (f" {directory}" if directory else ""))
 
 
-def _pki(directory: Path, base_url: str | None, ui: UI) -> int:
+def _pki(directory: Path, base_url: str | None, force: bool, ui: UI) -> int:
+    from rich.markup import escape
+
     from mtls_doctor.errors import UsageError
     from mtls_doctor.lab.pki import build_lab_pki, manifest
+    from mtls_doctor.lab.store import classify, read_manifest, refuse_foreign
 
-    if directory.exists() and not directory.is_dir():
-        raise UsageError(f"{directory}: exists and is not a directory")
+    refuse_foreign(directory)
+    if classify(directory) == "lab" and not force:
+        kept = read_manifest(directory) or {}
+        if ui.json_mode:
+            ui.emit_json({"directory": str(directory), "pki": "kept", **kept})
+        else:
+            ui.console.print(
+                f"Kept the lab PKI already in {escape(str(directory))} (generated for "
+                f"{kept.get('generated_for', '?')}); `--force` replaces it, and a root you "
+                "imported stops working"
+            )
+        return 0
     try:
-        pki = build_lab_pki(directory, base_url=base_url)
+        pki = build_lab_pki(directory, base_url=base_url, overwrite=force)
     except OSError as exc:
         raise UsageError(f"{directory}: cannot write the lab ({exc.strerror or exc})") from None
     document = manifest(pki)
     if ui.json_mode:
-        ui.emit_json({"directory": str(directory), **document})
+        ui.emit_json({"directory": str(directory), "pki": "generated", **document})
         return 0
     console = ui.console
-    console.print(f"Lab PKI written to [bold]{directory}[/]")
+    console.print(f"Lab PKI written to [bold]{escape(str(directory))}[/]")
     console.print(f"  servers trust   {document['client_ca_bundle']}")
     console.print(f"  p12 password in {document['password_file']}")
     for item in document["identities"]:
         console.print(f"  {item['name']:<22} → {item['expected_cause']:<28} {item['pem']}")
-    console.print(f"Try: mtls-doctor inspect {directory / 'identities'}")
+    console.print(f"Try: mtls-doctor inspect {escape(str(directory / 'identities'))}")
     return 0

@@ -19,6 +19,7 @@ import argparse
 from mtls_doctor.commands._options import (
     add_password_arguments,
     add_time_argument,
+    local_path,
     password_source,
 )
 from mtls_doctor.ui import UI
@@ -29,7 +30,11 @@ FORMATS = ("text", "json", "sarif")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``lint-server``."""
     parser.add_argument(
-        "configs", nargs="+", metavar="CONFIG", help="nginx.conf, apache2.conf, haproxy.cfg..."
+        "configs",
+        nargs="+",
+        type=local_path,
+        metavar="CONFIG",
+        help="nginx.conf, apache2.conf, haproxy.cfg...",
     )
     parser.add_argument(
         "--type",
@@ -44,12 +49,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--user-cert",
+        type=local_path,
         metavar="PATH",
         help="would each block accept this client certificate? (PEM, DER or PKCS#12)",
     )
-    parser.add_argument("--key", metavar="FILE", help="private key of --user-cert, if separate")
+    parser.add_argument(
+        "--key", type=local_path, metavar="FILE", help="private key of --user-cert, if separate"
+    )
     parser.add_argument(
         "--issuing-ca",
+        type=local_path,
         metavar="PATH",
         action="append",
         default=[],

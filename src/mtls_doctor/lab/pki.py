@@ -29,6 +29,8 @@ from cryptography.x509.oid import (
 )
 
 from mtls_doctor.causes import Cause
+from mtls_doctor.errors import UsageError
+from mtls_doctor.lab.store import Staging, classify, refuse_foreign
 
 PrivateKey = Any
 
@@ -295,23 +297,11 @@ def _key_pem(key: PrivateKey) -> bytes:
     )
 
 
-def _write(path: Path, data: bytes, *, secret: bool = False) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if secret:
-        # Created 0600 from the start: the key never sits world-readable.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-    else:
-        path.write_bytes(data)
-
-
-def _write_ca(directory: Path, stem: str, ca: LabCA) -> None:
-    _write(directory / "ca" / f"{stem}.pem", _pem(ca.certificate))
-    _write(
-        directory / "ca" / f"{stem}.der", ca.certificate.public_bytes(serialization.Encoding.DER)
-    )
-    _write(directory / "ca" / f"{stem}.key", _key_pem(ca.key), secret=True)
+def _write_ca(files: Staging, stem: str, ca: LabCA) -> None:
+    folder = files.target / "ca"
+    files.write(folder / f"{stem}.pem", _pem(ca.certificate))
+    files.write(folder / f"{stem}.der", ca.certificate.public_bytes(serialization.Encoding.DER))
+    files.write(folder / f"{stem}.key", _key_pem(ca.key), secret=True)
 
 
 def build_crl(
@@ -351,16 +341,41 @@ def build_lab_pki(
     now: datetime | None = None,
     base_url: str | None = None,
     server_names: Sequence[str] = ("localhost", "127.0.0.1"),
+    overwrite: bool = False,
 ) -> LabPKI:
     """Generate the lab into ``directory`` and return it.
 
     ``now`` fixes every validity period (default: the current time).
     ``base_url`` (e.g. ``http://127.0.0.1:8080``) puts AIA (OCSP, caIssuers)
     and CRL distribution point URLs into the issued certificates.
+
+    The directory must be empty or new, or hold a lab PKI (replaced only with
+    ``overwrite``); files the lab did not make are never touched. Files are
+    written into a private staging directory and renamed into place, so a
+    link planted in the directory is replaced, never written through.
     """
-    now = (now or datetime.now(UTC)).replace(microsecond=0)
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    refuse_foreign(out)
+    if classify(out) == "lab" and not overwrite:
+        raise UsageError(f"{out}: already holds a lab PKI (regenerate it with --force)")
+    files = Staging(out)
+    try:
+        pki = _build(out, files, now, base_url, server_names)
+        files.install()
+    except BaseException:
+        files.discard()
+        raise
+    return pki
+
+
+def _build(
+    out: Path,
+    files: Staging,
+    now: datetime | None,
+    base_url: str | None,
+    server_names: Sequence[str],
+) -> LabPKI:
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
 
     root = LabCA("root", _self_signed_ca(_name("Lab Root CA"), k := _ec_key(), now), k)
     rotated = LabCA("rotated", _self_signed_ca(_name("Lab Root CA"), k := _ec_key(), now), k)
@@ -387,8 +402,8 @@ def build_lab_pki(
         ("unrelated-ca", unrelated),
         ("rotated-root", rotated),
     ):
-        _write_ca(out, stem, ca)
-    _write(out / "ca" / "client-ca-bundle.pem", _pem(root.certificate))
+        _write_ca(files, stem, ca)
+    files.write(out / "ca" / "client-ca-bundle.pem", _pem(root.certificate))
 
     server_key = _ec_key()
     sans: list[x509.GeneralName] = []
@@ -405,12 +420,12 @@ def build_lab_pki(
         eku=(ExtendedKeyUsageOID.SERVER_AUTH,),
         san=sans,
     )
-    _write(out / "server" / "server.pem", _pem(server_cert) + _pem(inter_cert))
-    _write(out / "server" / "server.key", _key_pem(server_key), secret=True)
+    files.write(out / "server" / "server.pem", _pem(server_cert) + _pem(inter_cert))
+    files.write(out / "server" / "server.key", _key_pem(server_key), secret=True)
 
     password = secrets.token_urlsafe(18).encode()
     password_file = out / "p12-password.txt"
-    _write(password_file, password + b"\n", secret=True)
+    files.write(password_file, password + b"\n", secret=True)
 
     issuers = {
         "intermediate": _Issuer(intermediate, base_url),
@@ -458,7 +473,7 @@ def build_lab_pki(
         elif name == "mismatched-key":
             bundle_key = _ec_key()
         identities[name] = _write_identity(
-            out, name, expected, description, cert, chain, bundle_key, password
+            files, name, expected, description, cert, chain, bundle_key, password
         )
 
     # A CA's full CRL lists every certificate it revoked, whether or not the
@@ -472,11 +487,11 @@ def build_lab_pki(
         if ident.expected is Cause.CERTIFICATE_REVOKED
     ]
     crl = build_crl(intermediate, revoked_serials, now=now)
-    _write(out / "ca" / "intermediate.crl.pem", crl.public_bytes(serialization.Encoding.PEM))
-    _write(out / "ca" / "intermediate.crl", crl.public_bytes(serialization.Encoding.DER))
+    files.write(out / "ca" / "intermediate.crl.pem", crl.public_bytes(serialization.Encoding.PEM))
+    files.write(out / "ca" / "intermediate.crl", crl.public_bytes(serialization.Encoding.DER))
     root_crl = build_crl(root, [], now=now)
-    _write(out / "ca" / "root.crl.pem", root_crl.public_bytes(serialization.Encoding.PEM))
-    _write(out / "ca" / "root.crl", root_crl.public_bytes(serialization.Encoding.DER))
+    files.write(out / "ca" / "root.crl.pem", root_crl.public_bytes(serialization.Encoding.PEM))
+    files.write(out / "ca" / "root.crl", root_crl.public_bytes(serialization.Encoding.DER))
 
     pki = LabPKI(
         directory=out,
@@ -492,12 +507,12 @@ def build_lab_pki(
         password_file=password_file,
         base_url=base_url,
     )
-    _write(pki.manifest_file, json.dumps(manifest(pki), indent=2).encode() + b"\n")
+    files.write(pki.manifest_file, json.dumps(manifest(pki), indent=2).encode() + b"\n")
     return pki
 
 
 def _write_identity(
-    out: Path,
+    files: Staging,
     name: str,
     expected: Cause,
     description: str,
@@ -506,14 +521,14 @@ def _write_identity(
     bundle_key: PrivateKey | None,
     password: bytes,
 ) -> LabIdentity:
-    folder = out / "identities"
+    folder = files.target / "identities"
     certs_pem = _pem(cert) + b"".join(_pem(c) for c in chain)
-    _write(folder / f"{name}.crt", certs_pem)
+    files.write(folder / f"{name}.crt", certs_pem)
     has_key = bundle_key is not None
     if bundle_key is not None:
-        _write(folder / f"{name}.key", _key_pem(bundle_key), secret=True)
+        files.write(folder / f"{name}.key", _key_pem(bundle_key), secret=True)
     pem = folder / f"{name}.pem"
-    _write(pem, certs_pem + (_key_pem(bundle_key) if has_key else b""), secret=has_key)
+    files.write(pem, certs_pem + (_key_pem(bundle_key) if has_key else b""), secret=has_key)
     p12: Path | None = None
     p12_protected: Path | None = None
     # PKCS#12 writers (cryptography, openssl) refuse a key that does not match
@@ -527,7 +542,7 @@ def _write_identity(
             data = pkcs12.serialize_key_and_certificates(
                 name.encode(), bundle_key, cert, list(chain) or None, encryption
             )
-            _write(path, data, secret=has_key)
+            files.write(path, data, secret=has_key)
     return LabIdentity(
         name=name,
         expected=expected,

@@ -1,0 +1,59 @@
+"""A password typed on the command line (curl's ``FILE:PASSWORD``, ``--password``)
+is refused and never printed back: not on stdout, stderr or in JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mtls_doctor.lab.pki import LabPKI
+from tests.cli import assert_one_clean_error_line, run_cli
+
+SECRET = "hunter2-Sekr1t"
+
+
+def _commands(p12: str, config: str) -> list[list[str]]:
+    with_secret = f"{p12}:{SECRET}"
+    missing = f"/nonexistent/alice.p12:{SECRET}"
+    return [
+        ["check", "127.0.0.1:9", "--cert", with_secret],
+        ["check", "127.0.0.1:9", "--cert", missing],
+        ["check", "127.0.0.1:9", "--cert", p12, "--key", with_secret],
+        ["check", "127.0.0.1:9", "--ca-bundle", with_secret],
+        ["check", "127.0.0.1:9", "--crl", with_secret],
+        ["check", "127.0.0.1:9", "--cert", p12, "--password", SECRET],
+        ["check", "127.0.0.1:9", "--cert", p12, f"--password={SECRET}"],
+        ["check", "127.0.0.1:9", "--cert", p12, "--pw", SECRET],
+        ["inspect", with_secret],
+        ["inspect", missing],
+        ["inspect", p12, "--pass", SECRET],
+        ["lint-server", f"{config}:{SECRET}"],
+        ["lint-server", config, "--user-cert", with_secret],
+        ["explain", "--file", with_secret],
+    ]
+
+
+@pytest.mark.parametrize("json_mode", [False, True])
+def test_no_command_prints_a_password_given_on_the_command_line(
+    lab: LabPKI, tmp_path: Path, capsys: pytest.CaptureFixture[str], json_mode: bool
+) -> None:
+    config = tmp_path / "nginx.conf"
+    config.write_text("events {}\n")
+    p12 = lab.identities["good-rsa"].p12_protected
+    assert p12 is not None
+    for argv in _commands(str(p12), str(config)):
+        result = run_cli(capsys, *argv, *(["--json"] if json_mode else []))
+        assert_one_clean_error_line(result, 2)
+        assert SECRET not in result.out + result.err, argv
+        if json_mode:
+            assert result.json["error"]["code"] == "usage"
+
+
+def test_curl_style_password_gets_the_way_that_works(
+    lab: LabPKI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p12 = lab.identities["good-rsa"].p12_protected
+    result = run_cli(capsys, "check", "127.0.0.1:9", "--cert", f"{p12}:{SECRET}")
+    assert f"{p12}:" in result.err and "FILE:PASSWORD" in result.err
+    assert "--password-env" in result.err and "--password-file" in result.err
