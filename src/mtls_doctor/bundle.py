@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 from mtls_doctor.errors import BundleLoadError, InputError, PasswordError
+from mtls_doctor.files import FileReadError, read_regular_file
 from mtls_doctor.model import IdentityFacts, LoadProblem
 from mtls_doctor.x509facts import cert_facts, is_issued_by, spki_sha256
 
@@ -100,30 +102,9 @@ class _Material:
 
 def _read(path: Path) -> bytes:
     try:
-        if path.exists() and not path.is_file():
-            # A FIFO or device would block or never end: read regular files only.
-            raise BundleLoadError(str(path), "not a regular file")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise BundleLoadError(
-                str(path),
-                f"file is {size // (1024 * 1024)} MiB, larger than the "
-                f"{MAX_FILE_BYTES // (1024 * 1024)} MiB an identity file can be; "
-                "is this the right file?",
-            )
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except PermissionError as exc:
-        raise BundleLoadError(str(path), "permission denied: cannot read the file") from exc
-    except FileNotFoundError as exc:
-        raise BundleLoadError(str(path), "no such file") from exc
-    except IsADirectoryError as exc:
-        raise BundleLoadError(str(path), "is a directory") from exc
-    except OSError as exc:
-        raise BundleLoadError(str(path), f"cannot read: {exc.strerror or exc}") from exc
-    if len(data) > MAX_FILE_BYTES:
-        raise BundleLoadError(str(path), "file grew beyond the size limit while being read")
-    return data
+        return read_regular_file(path, limit=MAX_FILE_BYTES, what="identity file")
+    except FileReadError as exc:
+        raise BundleLoadError(exc.path, exc.reason) from exc
 
 
 def _looks_like_pkcs12(data: bytes) -> bool:
@@ -133,6 +114,22 @@ def _looks_like_pkcs12(data: bytes) -> bool:
     length_byte = data[1]
     offset = 2 if length_byte < 0x80 else 2 + (length_byte & 0x7F)
     return data[offset : offset + 4] == b"\x02\x01\x03\x30"
+
+
+def _usable_password(path: str, secret: bytes) -> bytes:
+    """Refuse a password no bundle can have before it reaches the library.
+
+    A NUL byte makes cryptography's PKCS#12 loader panic (and its panic text
+    spells the password out byte by byte), so it is stopped here.
+    """
+    if b"\x00" in secret:
+        raise PasswordError(
+            path,
+            "the password contains a NUL byte, which no password can; "
+            "is the password file the right one (a text file with the password on its first line)?",
+            needed=False,
+        )
+    return secret
 
 
 def _load_key(path: str, block: bytes, pem: bool, password: PasswordSource) -> PrivateKey:
@@ -155,7 +152,7 @@ def _load_key(path: str, block: bytes, pem: bool, password: PasswordSource) -> P
             needed=True,
         )
     try:
-        return load(block, secret)
+        return load(block, _usable_password(path, secret))
     except (ValueError, TypeError) as exc:
         raise PasswordError(
             path, "wrong password for the encrypted private key", needed=False
@@ -184,7 +181,7 @@ def _load_pkcs12(path: str, data: bytes, password: PasswordSource) -> _Material:
                 "to be prompted)",
                 needed=True,
             )
-        loaded = attempt(secret)
+        loaded = attempt(_usable_password(path, secret))
         if loaded is None:
             raise PasswordError(
                 path,
@@ -418,13 +415,18 @@ def _set_aside_ca_files(result: LoadResult) -> None:
         result.ca_certificates.extend([item.certificate, *item.chain])
 
 
+def _visible_files(directory: Path) -> Iterator[Path]:
+    """Files under ``directory``, lazily: the caller stops after its bound."""
+    return (p for p in directory.rglob("*") if not p.name.startswith(".") and p.is_file())
+
+
 def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
     """Files to read, each with whether it came from a directory scan."""
     files: list[tuple[Path, bool]] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            found = sorted(islice(_visible_files(path), MAX_DIRECTORY_FILES + 1))
             if len(found) > MAX_DIRECTORY_FILES:
                 raise BundleLoadError(
                     str(path),

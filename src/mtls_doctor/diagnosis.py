@@ -62,6 +62,8 @@ NETWORK_VERDICTS: dict[type[NetworkError], Cause] = {
 #: AIA downloads are small and must not eat the whole --timeout.
 AIA_TIMEOUT = 5.0
 AIA_MAX_BYTES = 256 * 1024
+#: A server's client-CA bundle: even a whole public trust store is well under this.
+CA_BUNDLE_MAX_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -349,10 +351,12 @@ def _matches(item: LoadedIdentity, needle: str) -> bool:
 def _read_ca_bundle(path: str | os.PathLike[str]) -> list[x509.Certificate]:
     from cryptography import x509
 
+    from mtls_doctor.files import FileReadError, read_regular_file
+
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise BundleLoadError(str(path), f"cannot read ({exc.strerror or exc})") from exc
+        data = read_regular_file(path, limit=CA_BUNDLE_MAX_BYTES, what="CA bundle")
+    except FileReadError as exc:
+        raise BundleLoadError(exc.path, exc.reason) from exc
     try:
         return list(x509.load_pem_x509_certificates(data))
     except ValueError:

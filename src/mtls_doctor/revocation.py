@@ -61,6 +61,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from mtls_doctor.errors import FetchError, InputError, RevocationFetchError
 from mtls_doctor.fetch import fetch
+from mtls_doctor.files import read_regular_file
 from mtls_doctor.model import RevocationFacts
 from mtls_doctor.x509facts import is_issued_by
 
@@ -80,6 +81,8 @@ __all__ = [
 #: Cap on one CRL download. Large CAs publish CRLs of several MiB; beyond this
 #: the download stops and the status is "unknown" (the detail says so).
 CRL_MAX_BYTES = 10 * 1024 * 1024
+#: Cap on a local ``--crl`` file (read from disk, so more generous than a download).
+CRL_FILE_MAX_BYTES = 64 * 1024 * 1024
 #: Cap on one OCSP response (a few KiB in practice, even with certificates).
 OCSP_MAX_BYTES = 64 * 1024
 #: How far a responder's or CA's clock may run ahead of ours.
@@ -406,10 +409,7 @@ def load_crl_files(paths: Sequence[Path]) -> tuple[tuple[str, x509.CertificateRe
     """
     out: list[tuple[str, x509.CertificateRevocationList]] = []
     for path in paths:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read the CRL file: {exc.strerror or exc}") from exc
+        data = read_regular_file(path, limit=CRL_FILE_MAX_BYTES, what="CRL file")
         blocks = _PEM_CRL.findall(data)
         try:
             if blocks:
@@ -735,8 +735,8 @@ class CrlCache:
     def load(self, url: str) -> bytes | None:
         """The cached bytes for ``url``, or None."""
         try:
-            return self.path_for(url).read_bytes()
-        except OSError:
+            return read_regular_file(self.path_for(url), limit=CRL_MAX_BYTES, what="cached CRL")
+        except InputError:
             return None
 
     def store(self, url: str, data: bytes) -> None:

@@ -260,7 +260,9 @@ def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     fifo = tmp_path / "client.pem"
     os.mkfifo(fifo)
     result = load_identities([fifo])
-    assert [p.message for p in result.problems] == [f"{fifo}: not a regular file"]
+    assert [p.message for p in result.problems] == [
+        f"{fifo}: is a FIFO (named pipe), not a regular file; give the path of the identity file"
+    ]
 
 
 def test_unknown_signature_algorithm_is_one_clear_problem(lab: LabPKI, tmp_path: Path) -> None:

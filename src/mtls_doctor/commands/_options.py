@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from mtls_doctor.errors import UsageError
 
 PasswordSource = Callable[[str], "bytes | None"]
+#: A password file holds one line; anything this large is the wrong file.
+PASSWORD_FILE_MAX_BYTES = 64 * 1024
 
 
 _PASSWORD_HOWTO = (
@@ -98,14 +100,17 @@ def password_source(args: argparse.Namespace) -> PasswordSource:
 
     def from_file(_path: str) -> bytes | None:
         if "file" not in cache:
+            from mtls_doctor.files import FileReadError, read_regular_file
+
             try:
-                with open(args.password_file, "rb") as handle:
-                    first = handle.readline(65536)
-            except OSError as exc:
+                data = read_regular_file(
+                    args.password_file, limit=PASSWORD_FILE_MAX_BYTES, what="password file"
+                )
+            except FileReadError as exc:
                 raise UsageError(
-                    f"--password-file {args.password_file}: cannot read ({exc.strerror or 'error'})"
+                    f"--password-file {exc.path}: {exc.reason} (or use --password-env VAR)"
                 ) from None
-            cache["file"] = first.rstrip(b"\r\n")
+            cache["file"] = data.split(b"\n", 1)[0].rstrip(b"\r")
         return cache["file"]
 
     def from_env(_path: str) -> bytes | None:

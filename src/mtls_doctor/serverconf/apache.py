@@ -23,6 +23,7 @@ import glob
 import os
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from mtls_doctor.errors import ConfigParseError
@@ -39,6 +40,7 @@ from mtls_doctor.serverconf.facts import (
     VerifyMode,
     Where,
 )
+from mtls_doctor.serverconf.reading import read_config_text
 
 MAX_INCLUDE_DEPTH = 16
 MAX_FILES = 2000
@@ -177,13 +179,7 @@ class _Reader:
         if len(self.files) >= MAX_FILES:
             raise ConfigParseError(str(path), None, f"more than {MAX_FILES} included files")
         name = str(path)
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            where = (at.file, at.line) if at else (name, None)
-            raise ConfigParseError(
-                where[0], where[1], f"cannot read {name}: {exc.strerror or exc}"
-            ) from None
+        text = read_config_text(path, at)
         self.files.append(name)
         stack: list[Node] = [Node("(file)", [], name, 0, [])]
         for number, line in _logical_lines(text):
@@ -271,7 +267,9 @@ class _Reader:
         for match in matches:
             target = Path(match)
             files = (
-                sorted(p for p in target.rglob("*") if p.is_file()) if target.is_dir() else [target]
+                sorted(islice((p for p in target.rglob("*") if p.is_file()), MAX_FILES + 1))
+                if target.is_dir()
+                else [target]
             )
             for item in files:
                 out.extend(self.read(item, depth + 1, node.where))

@@ -32,6 +32,7 @@ from mtls_doctor.serverconf.facts import (
     VerifyMode,
     Where,
 )
+from mtls_doctor.serverconf.reading import read_config_text
 
 _SECTIONS = frozenset(
     {
@@ -274,10 +275,7 @@ def parse_haproxy(path: str | Path, *, root: str | Path | None = None) -> Server
     main = Path(path).absolute()
     base = Path(root).absolute() if root is not None else main.parent
     name = str(main)
-    try:
-        text = main.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ConfigParseError(name, None, f"cannot read: {exc.strerror or exc}") from None
+    text = read_config_text(main)
     sections: list[tuple[str, str, list[_Line]]] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         words = _words(raw, name, number)

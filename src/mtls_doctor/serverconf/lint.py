@@ -20,6 +20,7 @@ from cryptography import x509
 from mtls_doctor.bundle import LoadedIdentity, PasswordSource, load_identities, no_password
 from mtls_doctor.causes import Cause
 from mtls_doctor.errors import ConfigParseError, InputError, UsageError
+from mtls_doctor.files import FileReadError, open_regular_file
 from mtls_doctor.model import Finding, Severity
 from mtls_doctor.rules.serverconf import (
     DEFAULT_CRL_WARN,
@@ -66,8 +67,10 @@ def detect_kind(path: str | os.PathLike[str]) -> ServerKind:
     """nginx, Apache or HAProxy, from the file's content (not its name)."""
     name = str(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular_file(path, what="configuration file") as handle:
             text = handle.read(SNIFF_BYTES).decode("utf-8", errors="replace")
+    except FileReadError as exc:
+        raise ConfigParseError(name, None, exc.reason) from None
     except OSError as exc:
         raise ConfigParseError(name, None, f"cannot read: {exc.strerror or exc}") from None
     text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))

@@ -13,11 +13,14 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC
+from itertools import islice
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from mtls_doctor.errors import InputError
+from mtls_doctor.files import FileFault, FileReadError, read_regular_file
 from mtls_doctor.serverconf.facts import (
     BlockMaterial,
     ConfigFile,
@@ -37,6 +40,12 @@ _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1----
 _CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
 _CRL_LABELS = {b"X509 CRL"}
 _SHA256 = hashes.SHA256()
+_FILE_PROBLEMS = {
+    FileFault.MISSING: FileProblem.MISSING,
+    FileFault.UNREADABLE: FileProblem.UNREADABLE,
+    FileFault.NOT_REGULAR: FileProblem.WRONG_TYPE,
+    FileFault.TOO_LARGE: FileProblem.UNREADABLE,
+}
 
 
 @dataclass(slots=True)
@@ -82,19 +91,12 @@ def _parse_pem(data: bytes, read: _Read) -> None:
 
 def _read_file(path: Path) -> _Read:
     read = _Read()
+    if path.is_dir():
+        return _Read(FileProblem.WRONG_TYPE, "is a directory, not a file")
     try:
-        if path.is_dir():
-            return _Read(FileProblem.WRONG_TYPE, "is a directory, not a file")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return _Read(FileProblem.UNREADABLE, f"is {size // (1024 * 1024)} MiB: too large")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return _Read(FileProblem.MISSING, "no such file")
-    except PermissionError:
-        return _Read(FileProblem.UNREADABLE, "permission denied")
-    except OSError as exc:
-        return _Read(FileProblem.UNREADABLE, exc.strerror or str(exc))
+        data = read_regular_file(path, limit=MAX_FILE_BYTES, what="CA or CRL file")
+    except FileReadError as exc:
+        return _Read(_FILE_PROBLEMS[exc.kind], exc.reason)
     if not data.strip():
         return _Read(FileProblem.EMPTY, "the file is empty")
     if b"-----BEGIN " not in data:
@@ -116,10 +118,11 @@ def _read_directory(path: Path) -> _Read:
         return _Read(FileProblem.WRONG_TYPE, "is a file, not a directory")
     merged = _Read()
     try:
-        entries = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        visible = (p for p in path.iterdir() if not p.name.startswith(".") and p.is_file())
+        entries = sorted(islice(visible, MAX_DIRECTORY_FILES))
     except OSError as exc:
         return _Read(FileProblem.UNREADABLE, exc.strerror or str(exc))
-    for entry in entries[:MAX_DIRECTORY_FILES]:
+    for entry in entries:
         one = _read_file(entry)
         merged.certificates.extend(one.certificates)
         merged.crls.extend(one.crls)
@@ -221,9 +224,10 @@ def crl_facts(
 def load_certificates(path: Path) -> list[x509.Certificate]:
     """Certificates of a PEM or DER file (``--issuing-ca``); [] when none parse."""
     read = _read_file(path)
-    if read.certificates:
+    if read.certificates or read.problem is not FileProblem.NO_CONTENT:
         return read.certificates
     try:
-        return [x509.load_der_x509_certificate(path.read_bytes())]
-    except (OSError, ValueError):
+        data = read_regular_file(path, limit=MAX_FILE_BYTES, what="certificate file")
+        return [x509.load_der_x509_certificate(data)]
+    except (InputError, ValueError):
         return []

@@ -32,6 +32,7 @@ from mtls_doctor.serverconf.facts import (
     VerifyMode,
     Where,
 )
+from mtls_doctor.serverconf.reading import read_config_text
 
 MAX_INCLUDE_DEPTH = 16
 MAX_FILES = 500
@@ -105,13 +106,10 @@ class _Reader:
         if len(self.files) >= MAX_FILES:
             raise ConfigParseError(str(path), None, f"more than {MAX_FILES} included files")
         name = str(path)
-        try:
-            path.read_bytes()
-        except OSError as exc:
-            where = (at.file, at.line) if at else (name, None)
-            raise ConfigParseError(
-                where[0], where[1], f"cannot read {name}: {exc.strerror or exc}"
-            ) from None
+        # Through the bounded, regular-files-only reader first: crossplane opens the
+        # file again by name (it has no API for text), but only once it is known to
+        # be a regular file of sane size, never a FIFO or /dev/zero.
+        read_config_text(path, at)
         self.files.append(name)
         result: dict[str, Any] = crossplane.parse(
             name, single=True, catch_errors=True, check_ctx=False, check_args=False
@@ -148,7 +146,7 @@ class _Reader:
             matches = [full]
         out: list[Node] = []
         for match in matches:
-            if Path(match).is_file():
+            if not Path(match).is_dir():  # a device or FIFO is refused by the reader
                 out.extend(self.read(Path(match), depth + 1, node.where))
         return out
 
