@@ -182,7 +182,6 @@ class _Checker:
             directory_cas=self.directory_cas,
             ca_bundle=self.ca_bundle,
             fetcher=fetcher,
-            now=self.now,
         )
 
     def revocation(self, item: LoadedIdentity, chain: BuiltChain) -> tuple[RevocationFacts, ...]:

@@ -12,8 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from mtls_doctor.causes import Cause
+
+if TYPE_CHECKING:
+    from mtls_doctor.graph import IssuanceGraph
 
 
 class Severity(StrEnum):
@@ -232,14 +236,18 @@ class ChainFacts:
     """
 
     path: tuple[ChainLink, ...] = ()
-    #: Issuer certificates that carry the right name but did NOT sign the certificate
-    #: above them (name → their SPKI hashes): evidence of a rotated CA.
+    #: Names of issuer certificates that carry the right name but did NOT sign the
+    #: certificate above them: evidence of a rotated CA.
     same_name_other_key: tuple[str, ...] = ()
-    #: Result of validating against ``--ca-bundle`` (the server's client-CA bundle):
-    #: None when no bundle was given, "" when valid, else the reason.
-    ca_bundle_error: str | None = None
     #: AIA caIssuers URLs that could not be fetched, with why.
     fetch_failures: tuple[str, ...] = ()
+    #: Every certificate known (bundle, directory, ``--ca-bundle``, AIA) and who signed whom;
+    #: None when built by hand from ``path`` alone.
+    graph: IssuanceGraph | None = None
+    #: The leaf's fingerprint in ``graph``.
+    leaf: str = ""
+    #: The server's client-CA bundle was given (``--ca-bundle``): its trust is known.
+    ca_bundle_given: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -29,7 +29,7 @@ from mtls_doctor.model import (
     Severity,
     Verdict,
 )
-from mtls_doctor.rules.chain import Reach, check_chain_against_server
+from mtls_doctor.rules.chain import ChainReach, Reach, Trust, check_chain_against_server
 from mtls_doctor.rules.identity import DEFAULT_WARN_DAYS, check_identity
 from mtls_doctor.rules.probe import REFUSING_STATUSES
 
@@ -129,13 +129,12 @@ def diagnose(
         findings.extend(check_identity(identity, now, warn_days))
     findings.extend(_revocation_findings(facts))
     attempt = facts.attempt
-    reach = Reach.UNKNOWN
+    reach = ChainReach(Reach.UNKNOWN)
     if identity is not None and attempt is not None and facts.chain is not None:
         if attempt.certificate_requested:
-            chain_reach, chain_findings = check_chain_against_server(
+            reach, chain_findings = check_chain_against_server(
                 identity, facts.chain, attempt.acceptable_ca_names
             )
-            reach = chain_reach.reach
             findings.extend(chain_findings)
     findings.extend(
         Finding(
@@ -184,7 +183,8 @@ def _revocation_findings(facts: DiagnosisFacts) -> list[Finding]:
     return out
 
 
-def _decide(facts: DiagnosisFacts, findings: list[Finding], reach: Reach) -> Verdict:
+def _decide(facts: DiagnosisFacts, findings: list[Finding], chain: ChainReach) -> Verdict:
+    reach = chain.reach
     identity = facts.identity
     if identity is None:
         return _without_certificate(facts.without_certificate or facts.attempt)
@@ -242,31 +242,54 @@ def _decide(facts: DiagnosisFacts, findings: list[Finding], reach: Reach) -> Ver
             Cause.CERTIFICATE_REVOKED,
             f"Evidence: {evidence}; no local check contradicts it.",
         )
-    if reach is Reach.REACHES and _rotation_evidence(facts, attempt):
+    bundle_silent = chain.bundle in (None, Trust.UNDETERMINED)
+    if reach is Reach.REACHES and bundle_silent and _rotation_evidence(facts, attempt):
         return make_verdict(
             Cause.ISSUER_ROTATED,
             f"The issuer's name is one the server accepts, yet {evidence}: the server holds a "
             "different key under that name.",
         )
-    if reach is Reach.UNKNOWN and attempt.alert_received and attempt.alert_received.code == 48:
-        return make_verdict(
-            Cause.UNTRUSTED_ISSUER,
-            f"{evidence.capitalize()}; it did not list its accepted CAs, so whether an "
-            "intermediate is missing or the CA is not trusted cannot be told apart from here "
-            "(pass the server's client-CA bundle with --ca-bundle to settle it).",
-        )
+    candidates = chain.candidates
+    if chain.bundle is Trust.UNDETERMINED:
+        candidates = (Cause.UNTRUSTED_ISSUER, Cause.MISSING_INTERMEDIATE)
+    if candidates and _refuses_chain(attempt):
+        return _ranked(facts, candidates, evidence)
     ruled_out = "expiry, validity dates, key, usage, key strength" + (
-        ", issuer versus the accepted CA names" if reach is Reach.REACHES else ""
+        ", the chain against the given client-CA bundle"
+        if chain.bundle is Trust.TRUSTED
+        else ", issuer versus the accepted CA names"
+        if reach is Reach.REACHES
+        else ""
     )
     unchecked = []
     if not any(r.status in ("good", "revoked") for r in facts.revocation):
         unchecked.append("revocation (no CRL/OCSP answer)")
-    if facts.chain is None or facts.chain.ca_bundle_error is None:
+    if facts.chain is None or not facts.chain.ca_bundle_given:
         unchecked.append("the server's CA keys (pass --ca-bundle)")
     open_questions = f" Not verifiable from here: {', '.join(unchecked)}." if unchecked else ""
     return make_verdict(
         Cause.REJECTED_UNEXPLAINED,
-        f"{evidence.capitalize()}, but every local check passes ({ruled_out}).{open_questions}",
+        f"{_sentence(evidence)}, but every local check passes ({ruled_out}).{open_questions}",
+    )
+
+
+def _ranked(facts: DiagnosisFacts, candidates: tuple[Cause, ...], evidence: str) -> Verdict:
+    """Several chain causes remain: name the most likely, and say which others are open."""
+    first, *others = candidates
+    why = {
+        Cause.MISSING_INTERMEDIATE: "the client does not send the intermediate found for it",
+        Cause.UNTRUSTED_ISSUER: "nothing shows that the server trusts the chain's CA",
+    }.get(first, "")
+    settle = (
+        ""
+        if facts.chain is not None and facts.chain.ca_bundle_given
+        else " The server's client-CA bundle (--ca-bundle) settles it."
+    )
+    return make_verdict(
+        first,
+        f"{_sentence(evidence)} and names no CA it accepts, so the cause cannot be proven from "
+        f"here; most likely {first}" + (f" ({why})" if why else "") + ", otherwise "
+        f"{' or '.join(others)}.{settle}",
     )
 
 
@@ -332,3 +355,8 @@ def _without_certificate(facts: HandshakeFacts | None) -> Verdict:
         Cause.NO_CERTIFICATE_SENT,
         f"Without a certificate, {evidence}. Accepted CAs: {names}.",
     )
+
+
+def _sentence(text: str) -> str:
+    """``text`` starting with a capital (``str.capitalize`` would lower-case "TLS")."""
+    return text[:1].upper() + text[1:]
