@@ -420,17 +420,19 @@ def _visible_files(directory: Path) -> Iterator[Path]:
     return (p for p in directory.rglob("*") if not p.name.startswith(".") and p.is_file())
 
 
-def _expand(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
+def _expand(
+    paths: Iterable[str | os.PathLike[str]], max_files: int = MAX_DIRECTORY_FILES
+) -> list[tuple[Path, bool]]:
     """Files to read, each with whether it came from a directory scan."""
     files: list[tuple[Path, bool]] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(islice(_visible_files(path), MAX_DIRECTORY_FILES + 1))
-            if len(found) > MAX_DIRECTORY_FILES:
+            found = sorted(islice(_visible_files(path), max_files + 1))
+            if len(found) > max_files:
                 raise BundleLoadError(
                     str(path),
-                    f"directory holds more than {MAX_DIRECTORY_FILES} files; point at the "
+                    f"directory holds more than {max_files} files; point at the "
                     "folder of your certificates",
                 )
             files.extend((p, True) for p in found)
@@ -446,12 +448,14 @@ def load_identities(
     *,
     key_path: str | os.PathLike[str] | None = None,
     password: PasswordSource = no_password,
+    max_files: int = MAX_DIRECTORY_FILES,
 ) -> LoadResult:
     """Load every identity found in ``paths`` (files or directories).
 
     Files that cannot be used are reported in ``problems``; the others are
     still loaded. Keys are paired with certificates by public key across all
     the given files, so ``client.crt`` finds ``client.key`` beside it.
+    ``max_files`` bounds a directory scan (``watch`` reads whole fleets).
     """
     result = LoadResult()
     pool = _KeyPool()
@@ -462,7 +466,7 @@ def load_identities(
             raise BundleLoadError(str(key_path), "holds no private key")
         for key in key_material.keys:
             pool.add(key, "--key")
-    for path, in_directory in _expand(paths):
+    for path, in_directory in _expand(paths, max_files):
         try:
             material = load_material(path, password)
         except InputError as exc:
