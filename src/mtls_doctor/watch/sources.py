@@ -144,19 +144,17 @@ def _scalar(name: str, value: Any, where: str) -> int | float:
 
 def load_config(path: str) -> Sources:
     """Read a TOML configuration; InputError (exit 2) with one line on any problem."""
+    from mtls_doctor.files import FileReadError, read_regular_text
+
     where = f"--config {path}"
     file = Path(path)
     try:
-        if not file.is_file():
-            raise InputError(f"{where}: {'is a directory' if file.is_dir() else 'no such file'}")
-        if file.stat().st_size > MAX_CONFIG_BYTES:
-            raise InputError(f"{where}: larger than a configuration file can be")
-        with file.open("rb") as handle:
-            document = tomllib.load(handle)
+        text = read_regular_text(file, limit=MAX_CONFIG_BYTES, what="configuration file")
+        document = tomllib.loads(text)
+    except FileReadError as exc:
+        raise InputError(f"{where}: {exc.reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{where}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise InputError(f"{where}: cannot read ({exc.strerror or exc})") from None
     unknown = set(document) - _LISTS - set(_SCALARS)
     if unknown:
         known = ", ".join(sorted(_LISTS | set(_SCALARS)))
@@ -277,14 +275,14 @@ def password_for(source: CertSource, fallback: PasswordSource) -> PasswordSource
         cache: list[bytes] = []
 
         def from_file(_path: str) -> bytes | None:
+            from mtls_doctor.files import FileReadError, read_regular_file
+
             if not cache:
                 try:
-                    with open(secret_file, "rb") as handle:
-                        cache.append(handle.readline(65536).rstrip(b"\r\n"))
-                except OSError as exc:
-                    raise UsageError(
-                        f"password_file {secret_file}: cannot read ({exc.strerror or 'error'})"
-                    ) from None
+                    data = read_regular_file(secret_file, limit=65536, what="password file")
+                except FileReadError as exc:
+                    raise UsageError(f"password_file {exc.path}: {exc.reason}") from None
+                cache.append(data.split(b"\n", 1)[0].rstrip(b"\r"))
             return cache[0]
 
         return from_file
