@@ -25,6 +25,9 @@ from mtls_doctor.model import ChainFacts, ChainLink
 from mtls_doctor.rules.walk import CLIENT_FIRST, End, walk
 
 MAX_AIA_FETCHES = 4
+#: AIA downloads are small and must not eat a whole --timeout.
+AIA_TIMEOUT = 5.0
+AIA_MAX_BYTES = 256 * 1024
 
 Fetcher = Callable[[str], bytes]
 

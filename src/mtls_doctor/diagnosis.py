@@ -59,9 +59,6 @@ NETWORK_VERDICTS: dict[type[NetworkError], Cause] = {
     ConnectTimeout: Cause.TIMEOUT,
     NotTLSError: Cause.NOT_TLS,
 }
-#: AIA downloads are small and must not eat the whole --timeout.
-AIA_TIMEOUT = 5.0
-AIA_MAX_BYTES = 256 * 1024
 #: A server's client-CA bundle: even a whole public trust store is well under this.
 CA_BUNDLE_MAX_BYTES = 16 * 1024 * 1024
 
@@ -169,7 +166,7 @@ class _Checker:
         return facts
 
     def chain(self, item: LoadedIdentity) -> BuiltChain:
-        from mtls_doctor.chainbuild import build_chain
+        from mtls_doctor.chainbuild import AIA_MAX_BYTES, AIA_TIMEOUT, build_chain
 
         fetcher: Callable[[str], bytes] | None = None
         if not self.request.offline:

@@ -109,7 +109,9 @@ def test_user_cert_verdicts(lab: LabPKI, stale: Path, capsys: pytest.CaptureFixt
         ("untrusted", "untrusted_issuer"),
         ("rotated", "issuer_rotated"),
         ("no-client-auth", "wrong_key_usage"),
-        ("no-key", "private_key_missing"),
+        # The server judges the certificate: a key is not needed, a wrong one still blocks.
+        ("no-key", "accepted"),
+        ("mismatched-key", "private_key_mismatch"),
     ],
 )
 def test_user_cert_causes(
@@ -262,3 +264,30 @@ def test_as_a_subprocess(stale: Path) -> None:
     assert result.code == 1, result.err
     assert result.json["servers"][0]["findings"][0]["code"] == "crl_missing_for_ca"
     assert result.err == ""
+
+
+def test_user_cert_issuer_in_no_file_is_looked_up_through_aia(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A leaf alone (no key, no intermediate): its caIssuers URL tells a missing
+    intermediate from an unknown CA; --offline fetches nothing."""
+    from mtls_doctor.lab.responder import start_responder
+
+    with start_responder(tmp_path / "lab") as responder:
+        pki = responder.pki
+        assert pki is not None
+        config = str(nginx_site(pki, tmp_path / "conf"))
+
+        def verdict(name: str, *extra: str) -> str:
+            leaf = str(pki.identities[name].crt)
+            result = run_cli(capsys, "lint-server", "--json", "--user-cert", leaf, config, *extra)
+            cause: str = result.json["servers"][0]["verdict"]["cause"]
+            return cause
+
+        assert verdict("missing-intermediate") == "missing_intermediate"
+        assert any("/ca/intermediate.der" in r for r in responder.requests)
+        assert verdict("untrusted") == "untrusted_issuer"
+        assert verdict("good-rsa") == "accepted"
+        before = len(responder.requests)
+        assert verdict("missing-intermediate", "--offline") == "untrusted_issuer"
+        assert len(responder.requests) == before

@@ -7,7 +7,9 @@ presented to the real server with the project's TLS client: the verdict is
 ``accepted`` exactly when the real server serves the request. On the sound
 configuration the cause is also the one the lab identity was made to show.
 ``no-key`` and ``mismatched-key`` cannot be presented; their verdicts are
-checked on their own.
+checked on their own. The same identities as certificates alone (no private
+key: what an admin holds) get the same verdicts, except that a key that does
+not match is only found when the key is given.
 """
 
 from __future__ import annotations
@@ -123,6 +125,12 @@ def test_user_cert_verdict_agrees_with_the_real_server(
         )
         assert report.verdict is not None
         cause = report.verdict.cause
+        if identity.name == "no-key":
+            # Judged from the server's side: its certificate is sound, no key is needed.
+            assert cause is not Cause.PRIVATE_KEY_MISSING, report.verdict
+            if name in SOUND:
+                assert cause is Cause.ACCEPTED, report.verdict
+            continue
         if identity.name in UNPRESENTABLE:
             assert cause is identity.expected, (identity.name, report.verdict)
             continue
@@ -132,3 +140,34 @@ def test_user_cert_verdict_agrees_with_the_real_server(
         if name in SOUND and cause is not identity.expected:
             disagreements.append((identity.name, cause, "expected", identity.expected))
     assert disagreements == [], "\n".join(str(d)[:300] for d in disagreements)
+
+
+def test_a_certificate_alone_gets_the_same_verdict(
+    configured: tuple[str, RunningServer],
+    live_lab: LabPKI,
+    material: Material,
+) -> None:
+    _, server = configured
+    differences = []
+    issuing = [str(material.intermediate)]
+    for identity in live_lab.identities.values():
+        assert "PRIVATE KEY" not in identity.crt.read_text()
+        alone = lint_block(server, user_cert=str(identity.crt), issuing_ca=issuing).verdict
+        bundled = lint_block(server, user_cert=str(identity.pem), issuing_ca=issuing).verdict
+        assert alone is not None and bundled is not None
+        separate = None
+        if identity.key is not None:
+            separate = lint_block(
+                server, user_cert=str(identity.crt), key_path=str(identity.key), issuing_ca=issuing
+            ).verdict
+            assert separate is not None
+        if identity.name == "mismatched-key":
+            # Only a key that is given can be found not to match; then it blocks first.
+            assert bundled.cause is Cause.PRIVATE_KEY_MISMATCH
+            assert separate is not None and separate.cause is Cause.PRIVATE_KEY_MISMATCH
+            continue
+        with_key = (bundled.cause, *([separate.cause] if separate else []))
+        differences.extend(
+            (identity.name, alone.cause, c) for c in with_key if c is not alone.cause
+        )
+    assert differences == []

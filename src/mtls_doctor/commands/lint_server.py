@@ -5,7 +5,9 @@ For each server block / VirtualHost / bind that does TLS: whether client
 certificates are required, the CA files and what they hold, the CA names sent
 to clients (what browsers filter their certificate picker by), the verify
 depth, the CRLs, and findings at file:line. With --user-cert: would each
-block accept that certificate (offline, from its own CA files and CRLs)?
+block accept that certificate (from its own CA files and CRLs; no private key
+needed; a caIssuers URL is followed only when the certificate's issuer is in
+none of the files, never with --offline)?
 With --issuing-ca: would each block accept certificates from that CA?
 
 Exit 0 when nothing is wrong, 1 when a problem is found, 2 when a
@@ -51,10 +53,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--user-cert",
         type=local_path,
         metavar="PATH",
-        help="would each block accept this client certificate? (PEM, DER or PKCS#12)",
+        help="would each block accept this client certificate? (PEM, DER or PKCS#12; "
+        "its private key is not needed)",
     )
     parser.add_argument(
-        "--key", type=local_path, metavar="FILE", help="private key of --user-cert, if separate"
+        "--key",
+        type=local_path,
+        metavar="FILE",
+        help="private key of --user-cert, if separate (optional: only checked against it)",
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="make no network request (by default, when the issuer of --user-cert is in none "
+        "of the files, its caIssuers URL is fetched to tell a missing intermediate from an "
+        "unknown CA)",
     )
     parser.add_argument(
         "--issuing-ca",
@@ -117,6 +130,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         now=args.at,
         warn_days=args.warn_days,
         crl_warn=timedelta(hours=args.crl_warn_hours),
+        offline=args.offline,
     )
     if chosen == "json":
         from mtls_doctor.serverconf.document import lint_document

@@ -581,8 +581,11 @@ def judge_identity(
                 "checked here.",
             )
         )
+    # The server judges the certificate; its private key is not needed (an admin holds
+    # users' certificates, not their keys). A key that was given and does not match
+    # still blocks first: the client could not prove it holds the certificate.
     for item in check_identity(facts, now):
-        if item.cause in (Cause.PRIVATE_KEY_MISSING, Cause.PRIVATE_KEY_MISMATCH):
+        if item.cause is Cause.PRIVATE_KEY_MISMATCH:
             return Judgement(_verdict(item.cause, item.message))
     walk = _Walk(block, loaded, now, offset=0)
     _build(walk, identity.certificate, identity.chain, candidates)

@@ -224,6 +224,31 @@ def load_issuing_ca(path: str) -> list[x509.Certificate]:
     return certs
 
 
+def _trusted_certificates(
+    configs: Sequence[ServerConfigFacts], loader: MaterialLoader
+) -> list[x509.Certificate]:
+    return [c for config in configs for block in config.blocks for c in loader.load(block).trusted]
+
+
+def issuers_from_aia(
+    identity: LoadedIdentity, known: Sequence[x509.Certificate]
+) -> list[x509.Certificate]:
+    """CA certificates downloaded from caIssuers URLs where the known ones end the chain."""
+    from mtls_doctor.chainbuild import AIA_MAX_BYTES, AIA_TIMEOUT, build_chain
+    from mtls_doctor.fetch import fetch
+
+    built = build_chain(
+        identity,
+        directory_cas=known,
+        fetcher=lambda url: fetch(url, timeout=AIA_TIMEOUT, max_bytes=AIA_MAX_BYTES),
+    )
+    return [
+        cert
+        for link, cert in zip(built.facts.path, built.certificates, strict=True)
+        if link.source == "aia"
+    ]
+
+
 def lint_server(
     paths: Sequence[str],
     *,
@@ -236,16 +261,26 @@ def lint_server(
     now: datetime | None = None,
     warn_days: int = DEFAULT_WARN_DAYS,
     crl_warn: timedelta = DEFAULT_CRL_WARN,
+    offline: bool = False,
 ) -> tuple[LintReport, ...]:
-    """Audit each configuration in ``paths``; see :func:`lint_config`."""
+    """Audit each configuration in ``paths``; see :func:`lint_config`.
+
+    With ``user_cert`` and not ``offline``: when the certificate's issuer is in
+    none of the files known (the blocks' CA files, ``issuing_ca``, the files
+    beside it), its caIssuers URLs are followed (bounded, as ``check`` does) so
+    that a missing intermediate is told apart from an unknown CA.
+    """
     moment = now or datetime.now(UTC)
     configs = [parse_config(path, kind=kind, root=root) for path in paths]
     issuing = [load_issuing_ca(path) for path in issuing_ca]
     identity, candidates = None, [c for chain in issuing for c in chain]
+    loader = MaterialLoader()
     if user_cert is not None:
         identity, beside = load_user_cert(user_cert, key_path=key_path, password=password)
         candidates.extend(beside)
-    loader = MaterialLoader()
+        if not offline:
+            known = [*candidates, *_trusted_certificates(configs, loader)]
+            candidates.extend(issuers_from_aia(identity, known))
     return tuple(
         lint_config(
             config,
