@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +133,65 @@ def test_explain_never_imports_cryptography() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert "HEAVY []" in done.stderr
+
+
+def test_a_log_larger_than_64_mib_is_streamed(tmp_path: Path) -> None:
+    log = tmp_path / "big.log"
+    noise = b"2026/06/01 12:00:00 [notice] 7#7: worker process 8 exited with code 0\n" * 1000
+    with log.open("wb") as handle:
+        for _ in range(1000):  # 70 MB
+            handle.write(noise)
+        handle.write(NGINX_LOG.encode())
+    result = run_process("explain", "--json", "--file", str(log), timeout=120)
+    assert result.code == 1, result.err
+    document = json.loads(result.out)
+    assert document["lines_read"] == 1_000_004
+    assert [(m["count"], m["lines"]) for m in document["matches"]] == [
+        (2, [1_000_001, 1_000_003]),
+        (1, [1_000_004]),
+    ]
+
+
+def test_tail_and_since_keep_the_real_line_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "error.log"
+    log.write_text(NGINX_LOG)
+    tail = run_cli(capsys, "explain", "--json", "--tail", "2", "--file", str(log))
+    assert [m["lines"] for m in tail.json["matches"]] == [[3], [4]]
+    assert (tail.json["lines_read"], tail.json["lines_skipped"]) == (2, 2)
+    piped = run_process("explain", "--json", "--tail", "1", input_text=NGINX_LOG)
+    assert [m["lines"] for m in json.loads(piped.out)["matches"]] == [[4]]
+    since = run_cli(capsys, "explain", "--json", "--since", "2026-06-01 12:00:02", "--file",
+                    str(log))  # fmt: skip
+    assert [m["lines"] for m in since.json["matches"]] == [[3], [4]]
+    later = run_cli(capsys, "explain", "--json", "--since", "2027-01-01", "--file", str(log))
+    assert later.code == 1
+    assert (later.json["known"], later.json["lines_skipped"]) == (False, 4)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--since", "last tuesday", "x509"], ["--tail", "0", "x509"], ["--tail", "many", "x509"]],
+)
+def test_bad_since_and_tail_are_usage_errors(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(capsys, "explain", *argv)
+    assert result.code == 2
+
+
+def test_devices_and_fifos_are_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero", "/dev/urandom"):
+        result = run_process("explain", "--file", path, timeout=20)
+        assert_one_clean_error_line(result, 2)
+        assert "not a regular file" in result.err
+    with open("/dev/zero", "rb") as zero:
+        done = subprocess.run(
+            [sys.executable, "-m", "mtls_doctor", "explain", "--json"],
+            stdin=zero, capture_output=True, text=True, timeout=20,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert json.loads(done.stdout)["error"]["code"] == "usage"

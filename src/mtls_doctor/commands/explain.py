@@ -13,8 +13,10 @@ nothing was recognised; 2 when there is nothing to read.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from mtls_doctor.commands._options import local_path
 from mtls_doctor.errors import UsageError
@@ -22,9 +24,6 @@ from mtls_doctor.ui import UI
 
 if TYPE_CHECKING:
     from mtls_doctor.knowledge import Explanation, Match
-
-#: Refuse inputs larger than this (a log that size is not a paste).
-MAX_INPUT = 64 * 1024 * 1024
 
 UNKNOWN_MESSAGE = "not a client-certificate error I know"
 GENERIC_NEXT_STEP = (
@@ -48,41 +47,112 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-f",
         type=local_path,
         metavar="PATH",
-        help="read the text from a file (a log, a saved page)",
+        help="read the text from a file (a log of any size, a saved page)",
+    )
+    parser.add_argument(
+        "--tail",
+        metavar="N",
+        type=_count,
+        help="explain only the last N lines",
+    )
+    parser.add_argument(
+        "--since",
+        metavar="TIME",
+        help="skip the lines logged before TIME (2026-06-01, 2026-06-01T12:00, or 30m/2h/7d "
+        "ago), read from the log's own timestamps",
     )
 
 
-def _read_input(args: argparse.Namespace) -> str:
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of lines, 1 or more")
+    return value
+
+
+def _events(args: argparse.Namespace, handle: BinaryIO | None) -> Iterator[tuple[int, bytes]]:
+    """(lines left out, block of whole lines) from the argument, the file or stdin."""
+    from mtls_doctor import logread
+
+    events: Iterator[tuple[int, bytes]]
+    if handle is not None and args.file and args.tail:
+        before, _ = logread.tail_offset(handle, args.tail)  # a regular file: seek
+        events = itertools.chain([(before, b"")], ((0, c) for c in logread.blocks(handle)))
+    else:
+        chunks: Iterable[bytes] = (
+            logread.blocks(handle)
+            if handle is not None
+            else [" ".join(args.text).encode("utf-8", "replace")]
+        )
+        if args.tail:
+            events = logread.tail_of_stream(chunks, args.tail)
+        else:
+            events = ((0, c) for c in chunks)
+    if args.since:
+        events = logread.since(events, logread.parse_since(args.since))
+    return events
+
+
+def _open(args: argparse.Namespace) -> BinaryIO | None:
+    """The file or standard input to read; None when the text is an argument."""
+    from mtls_doctor import logread
+
     if args.file and args.text:
         raise UsageError("give the text either as an argument or with --file, not both")
     if args.file:
+        from mtls_doctor.files import open_regular_file
+
+        return open_regular_file(args.file, what="log")
+    if args.text and args.text != ["-"]:
+        return None
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError(
+            "nothing to explain: give the message as an argument, with --file, "
+            "or pipe it on standard input"
+        )
+    try:
+        fd = sys.stdin.fileno()
+    except (OSError, ValueError, AttributeError):
+        fd = -1  # a replaced stdin (tests, embedding): nothing to check
+    if fd >= 0:
+        logread.check_stdin(fd)
+    return sys.stdin.buffer
+
+
+def explain_input(args: argparse.Namespace) -> Explanation:
+    """Stream the input through the explainer; refuse what is not text to read."""
+    from mtls_doctor.knowledge import Explainer
+
+    try:
+        handle = _open(args)
+        if args.since:
+            from mtls_doctor.logread import parse_since
+
+            parse_since(args.since)
+        explainer = Explainer()
+        blank = True
         try:
-            with open(args.file, "rb") as handle:
-                data = handle.read(MAX_INPUT + 1)
-        except OSError as exc:
-            raise UsageError(f"{args.file}: cannot read ({exc.strerror or 'error'})") from None
-    elif args.text and args.text != ["-"]:
-        return " ".join(args.text)
-    else:
-        if sys.stdin is None or sys.stdin.isatty():
-            raise UsageError(
-                "nothing to explain: give the message as an argument, with --file, "
-                "or pipe it on standard input"
-            )
-        data = sys.stdin.buffer.read(MAX_INPUT + 1)
-    if len(data) > MAX_INPUT:
-        raise UsageError(f"input larger than {MAX_INPUT // (1024 * 1024)} MiB")
-    return data.decode("utf-8", errors="replace")
+            for skipped, block in _events(args, handle):
+                explainer.skip(skipped)
+                if blank and block.strip():
+                    blank = False
+                explainer.feed(block)
+        finally:
+            if handle is not None and args.file:
+                handle.close()
+    except OSError as exc:
+        raise UsageError(f"cannot read the input ({exc.strerror or 'error'})") from None
+    if blank and not explainer.lines_skipped:
+        raise UsageError("nothing to explain: the input is empty")
+    return explainer.result()
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     """Read, explain, render; exit 1 (a diagnosis, or nothing recognised)."""
-    from mtls_doctor.knowledge import explain
-
-    text = _read_input(args)
-    if not text.strip():
-        raise UsageError("nothing to explain: the input is empty")
-    result = explain(text)
+    result = explain_input(args)
     if ui.json_mode:
         ui.emit_json(document(result))
     else:
@@ -132,6 +202,7 @@ def document(result: Explanation) -> dict[str, Any]:
         "matches": [match_document(m) for m in result.matches],
         "likely_causes": [str(c) for c in result.likely_causes],
         "lines_read": result.lines_read,
+        "lines_skipped": result.lines_skipped,
         "url": result.url,
     }
     if not result.known:

@@ -18,20 +18,19 @@ This package never imports ``cryptography``.
 
 from __future__ import annotations
 
+from mtls_doctor.knowledge.explaining import Explainer, Explanation, Match, explain
 from mtls_doctor.knowledge.matcher import (
     Alert,
     Entry,
-    Explanation,
     KnowledgeError,
-    Match,
     VerifyError,
-    explain,
     load_knowledge,
 )
 
 __all__ = [
     "Alert",
     "Entry",
+    "Explainer",
     "Explanation",
     "KnowledgeError",
     "Match",

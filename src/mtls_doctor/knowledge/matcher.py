@@ -11,7 +11,8 @@ loads, validates and applies it:
    fixed alert) and with it the cause codes;
 4. messages that read the same on both sides of a connection are assigned
    to a side by the writer rules (matching.toml);
-5. identical messages (same entry, same wording) are grouped with a count.
+5. identical messages (same entry, same wording) are grouped with a count
+   (explaining.py, which also streams long logs).
 """
 
 from __future__ import annotations
@@ -25,148 +26,16 @@ from importlib import resources
 from typing import Any
 
 from mtls_doctor.causes import Cause
+from mtls_doctor.knowledge.patterns import (
+    Prefilter,
+    alternatives,
+    lower_pattern,
+    lowered,
+    needles,
+)
 
 #: Scopes: whose certificate a message is about.
 SCOPES = frozenset({"client_certificate", "server_certificate", "either", "protocol"})
-#: Lines longer than this are cut before matching (bounds the regex work).
-MAX_LINE = 4000
-#: What stands in for the target in a next step when the input names none.
-URL_PLACEHOLDER = "https://HOST[:PORT]"
-
-_FLAGS = re.IGNORECASE
-#: Regex metacharacters that end a literal run.
-_SPECIAL = frozenset(".^$*+?{}[]()|")
-#: Needles shorter than this are not worth a prefilter.
-_MIN_NEEDLE = 3
-
-
-def lower_pattern(pattern: str) -> str:
-    """The pattern for a lower-cased line: literals lowered, escapes and group syntax kept.
-
-    Matching a lower-cased line with a case-sensitive pattern is what
-    IGNORECASE means for ASCII, but lets the regex engine use its fast
-    literal search (about three times faster on long log lines).
-    """
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        if pattern[i] == "\\" and i + 1 < len(pattern):
-            out.append(pattern[i : i + 2])
-            i += 2
-        elif pattern.startswith("(?P", i):
-            out.append("(?P")
-            i += 3
-        else:
-            out.append(pattern[i].lower())
-            i += 1
-    return "".join(out)
-
-
-def _split_top(pattern: str) -> list[str]:
-    """Top-level alternatives of a pattern."""
-    branches, depth, start, i, in_class = [], 0, 0, 0, False
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            if pattern.startswith("[]", i) or pattern.startswith("[^]", i):
-                i += 2 if pattern[i + 1] == "]" else 3
-                continue
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            branches.append(pattern[start:i])
-            start = i + 1
-        i += 1
-    branches.append(pattern[start:])
-    return branches
-
-
-def _group_end(pattern: str, start: int) -> int:
-    """Index of the parenthesis closing the group opened at ``start``."""
-    depth, i, in_class = 0, start, False
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
-
-
-def _branch_needles(branch: str) -> list[str] | None:
-    """Literal texts one of which any match of ``branch`` must contain (None: unknown)."""
-    literal: list[str] = []
-    i = 0
-    while i < len(branch):
-        char = branch[i]
-        if char == "\\":
-            if i + 1 >= len(branch):
-                break
-            nxt = branch[i + 1]
-            if nxt in "bB" and not literal:
-                i += 2
-                continue
-            if nxt.isalnum():
-                break
-            char, step = nxt, 2
-        elif char == "(" and not literal:
-            end = _group_end(branch, i)
-            if (
-                end < 0
-                or branch[end + 1 : end + 2] in ("*", "?", "{")
-                or branch.startswith(("(?=", "(?!", "(?<=", "(?<!"), i)
-            ):
-                return None
-            inner = branch[i + 1 : end]
-            if inner.startswith("?:"):
-                inner = inner[2:]
-            elif inner.startswith("?P<"):
-                inner = inner[inner.index(">") + 1 :]
-            elif inner.startswith("?"):
-                return None
-            return needles(inner)
-        elif char in _SPECIAL:
-            break
-        else:
-            step = 1
-        following = branch[i + step : i + step + 1]
-        if following in ("*", "?", "{"):
-            break
-        literal.append(char)
-        i += step
-        if following == "+":
-            break
-    text = "".join(literal).lower()
-    return [text] if len(text) >= _MIN_NEEDLE else None
-
-
-def needles(pattern: str) -> list[str] | None:
-    """Literal texts one of which every match of ``pattern`` contains (None: unknown)."""
-    found: list[str] = []
-    for branch in _split_top(pattern):
-        part = _branch_needles(branch)
-        if part is None:
-            return None
-        found.extend(part)
-    return found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -219,48 +88,6 @@ class Entry:
     examples: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Match:
-    """A recognised message (identical lines grouped)."""
-
-    #: The first line that said it, stripped.
-    text: str
-    #: 1-based numbers of the lines that said it.
-    lines: tuple[int, ...]
-    entry: Entry
-    #: Whose certificate it is about (after the writer rules).
-    scope: str
-    causes: tuple[Cause, ...]
-    said: str
-    alert: Alert | None
-    verify_error: VerifyError | None
-    cannot_distinguish: tuple[str, ...]
-    next_step: str
-
-    @property
-    def count(self) -> int:
-        """How many lines said it."""
-        return len(self.lines)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Explanation:
-    """Everything recognised in a text."""
-
-    matches: tuple[Match, ...]
-    #: Lines read (including those that matched nothing).
-    lines_read: int
-    #: The target named in the text (first https URL or Host), if any.
-    url: str | None
-    #: The causes the matches agree on, most likely first.
-    likely_causes: tuple[Cause, ...]
-
-    @property
-    def known(self) -> bool:
-        """True when at least one message was recognised."""
-        return bool(self.matches)
-
-
 @dataclass(frozen=True, slots=True)
 class Knowledge:
     """The loaded knowledge base."""
@@ -291,23 +118,23 @@ class Knowledge:
             )
         return compiled
 
-    def plan(
-        self,
-    ) -> tuple[tuple[tuple[Entry, re.Pattern[str], frozenset[str] | None], ...], tuple[str, ...]]:
-        """Every entry with its compiled pattern and needles, and all needles (cached)."""
+    def plan(self) -> Prefilter[tuple[Entry, re.Pattern[str]]]:
+        """Every entry with its compiled pattern, behind its needles (cached)."""
         compiled = self._compiled.get("plan")
         if compiled is None:
             rows = []
-            every: set[str] = set()
             for entry in self.entries:
                 regex, entry_needles = self.compiled(entry)
-                rows.append((entry, regex, frozenset(entry_needles) if entry_needles else None))
-                every.update(entry_needles or ())
-            compiled = self._compiled["plan"] = (tuple(rows), tuple(sorted(every)))
+                rows.append(((entry, regex), entry_needles))
+            compiled = self._compiled["plan"] = Prefilter(rows)
         return compiled
 
-    def alert_regexes(self) -> tuple[tuple[Alert, re.Pattern[str]], ...]:
-        """One regex per alert: every spelling, and the number-derived ones."""
+    def alert_regexes(self) -> Prefilter[tuple[Alert, re.Pattern[str]]]:
+        """One regex per spelling of each alert (lower case), behind its needles.
+
+        Separate literal spellings let the regex engine search for their text
+        instead of trying every alternative at every position.
+        """
         compiled = self._compiled.get("alerts")
         if compiled is None:
             items = []
@@ -316,13 +143,15 @@ class Knowledge:
                     template.format(code=alert.code, reason=format(1000 + alert.code, "X"))
                     for template in self.number_spellings
                 ]
-                pattern = "|".join(f"(?:{s})" for s in (*alert.spellings, *numbered))
-                items.append((alert, re.compile(pattern, _FLAGS)))
-            compiled = self._compiled["alerts"] = tuple(items)
+                for spelling in (*alert.spellings, *numbered):
+                    for branch in alternatives(spelling):
+                        regex = re.compile(lower_pattern(branch))
+                        items.append(((alert, regex), needles(branch)))
+            compiled = self._compiled["alerts"] = Prefilter(items)
         return compiled
 
     def verify_regex(self) -> tuple[re.Pattern[str], dict[str, VerifyError]]:
-        """One regex over every X.509 error text, and text → error."""
+        """One regex over every X.509 error text (lower case), and text → error."""
         compiled = self._compiled.get("verify")
         if compiled is None:
             by_text: dict[str, VerifyError] = {}
@@ -330,16 +159,16 @@ class Knowledge:
                 for text in (error.text, *error.other_texts):
                     by_text[_norm(text)] = error
             texts = sorted(by_text, key=len, reverse=True)
-            pattern = re.compile("|".join(re.escape(t) for t in texts), _FLAGS)
+            pattern = re.compile("|".join(re.escape(t) for t in texts))
             compiled = self._compiled["verify"] = (pattern, by_text)
         return compiled
 
     def writer_regexes(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
-        """The writer rules, compiled."""
+        """The writer rules, compiled for lower-cased lines."""
         compiled = self._compiled.get("writers")
         if compiled is None:
             compiled = self._compiled["writers"] = tuple(
-                (side, re.compile(pattern, _FLAGS)) for side, pattern in self.writers
+                (side, re.compile(lower_pattern(pattern))) for side, pattern in self.writers
             )
         return compiled
 
@@ -484,9 +313,10 @@ def load_knowledge() -> Knowledge:
 
 def find_alert(kb: Knowledge, text: str) -> Alert | None:
     """The alert a text names (the longest matching spelling wins)."""
+    low = lowered(text)
     best: tuple[int, int, Alert] | None = None
-    for alert, regex in kb.alert_regexes():
-        for found in regex.finditer(text):
+    for alert, regex in kb.alert_regexes().candidates(low):
+        for found in regex.finditer(low):
             length = found.end() - found.start()
             if best is None or (length, -alert.code) > (best[0], best[1]):
                 best = (length, -alert.code, alert)
@@ -507,7 +337,7 @@ def _alert_from(kb: Knowledge, found: re.Match[str], line: str) -> Alert | None:
 def find_verify_error(kb: Knowledge, text: str) -> VerifyError | None:
     """The X.509 verification error a text names (the longest text wins)."""
     regex, by_text = kb.verify_regex()
-    best = max(regex.finditer(text), key=lambda m: len(m.group(0)), default=None)
+    best = max(regex.finditer(lowered(text)), key=lambda m: len(m.group(0)), default=None)
     return by_text[_norm(best.group(0))] if best else None
 
 
@@ -528,48 +358,15 @@ def _verify_from(kb: Knowledge, found: re.Match[str], line: str) -> VerifyError 
 
 def writer_of(kb: Knowledge, line: str) -> str | None:
     """``server`` or ``client`` when a writer rule recognises the line."""
+    low = lowered(line)
     for side, regex in kb.writer_regexes():
-        if regex.search(line):
+        if regex.search(low):
             return side
     return None
 
 
 def _other(scope: str) -> str:
     return "client_certificate" if scope == "server_certificate" else "server_certificate"
-
-
-_URL = re.compile(r"https://[^\s'\"<>()\[\]]+")
-_HOST = re.compile(r'\bhost: "([^"\s]+)"')
-
-
-def find_url(text: str) -> str | None:
-    """The first https URL in the text, else an nginx ``host: "..."`` field."""
-    found = _URL.search(text)
-    if found:
-        return found.group(0).rstrip(".,;:!?'\"")
-    host = _HOST.search(text)
-    return f"https://{host.group(1)}" if host else None
-
-
-@dataclass(slots=True)
-class _Group:
-    entry: Entry
-    text: str
-    lines: list[int]
-    scope: str
-    causes: tuple[Cause, ...]
-    said: str
-    alert: Alert | None
-    verify_error: VerifyError | None
-    notes: tuple[str, ...]
-
-
-def lowered(line: str) -> str:
-    """The line in lower case, with the same length (so that spans carry over)."""
-    low = line.lower()
-    if len(low) == len(line):
-        return low
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in line)
 
 
 def best_entry(
@@ -580,18 +377,31 @@ def best_entry(
     The match is against the lower-cased line; its spans index ``line`` too.
     """
     low = lowered(line)
-    plan, all_needles = kb.plan()
-    present = frozenset(n for n in all_needles if n in low) if use_needles else frozenset()
-    for entry, regex, entry_needles in plan:
-        if use_needles and entry_needles and present.isdisjoint(entry_needles):
-            continue
+    plan = kb.plan()
+    for entry, regex in plan.candidates(low) if use_needles else plan.items():
         found = regex.search(low)
         if found:
             return entry, found
     return None
 
 
-def _explain_line(kb: Knowledge, line: str) -> tuple[tuple[Any, ...], _Group] | None:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reading:
+    """What one line says, before grouping: the entry and everything derived from it."""
+
+    #: Lines that say the same thing share a key (entry, wording, alert, error, side).
+    key: tuple[Any, ...]
+    entry: Entry
+    scope: str
+    causes: tuple[Cause, ...]
+    said: str
+    alert: Alert | None
+    verify_error: VerifyError | None
+    notes: tuple[str, ...]
+
+
+def read_line(kb: Knowledge, line: str) -> Reading | None:
+    """What a line means, or None when no entry knows it."""
     hit = best_entry(kb, line)
     if hit is None:
         return None
@@ -638,76 +448,13 @@ def _explain_line(kb: Knowledge, line: str) -> tuple[tuple[Any, ...], _Group] | 
         verify.code if verify else None,
         scope,
     )
-    group = _Group(
+    return Reading(
+        key=key,
         entry=entry,
-        text=line.strip(),
-        lines=[],
         scope=scope,
         causes=causes,
         said=said,
         alert=alert,
         verify_error=verify,
         notes=tuple(notes),
-    )
-    return key, group
-
-
-def likely_causes(matches: Iterable[Match]) -> tuple[Cause, ...]:
-    """The causes every client-certificate match allows, most likely first.
-
-    When the matches contradict each other (no cause in common), the union,
-    ordered by how many matches name each cause and then by rank.
-    """
-    lists = [m.causes for m in matches if m.causes]
-    if not lists:
-        return ()
-    narrowest = min(lists, key=len)
-    common = tuple(c for c in narrowest if all(c in other for other in lists))
-    if common:
-        return common
-    score: dict[Cause, tuple[int, int]] = {}
-    for causes in lists:
-        for rank, cause in enumerate(causes):
-            votes, best_rank = score.get(cause, (0, rank))
-            score[cause] = (votes + 1, min(best_rank, rank))
-    return tuple(sorted(score, key=lambda c: (-score[c][0], score[c][1])))
-
-
-def explain(text: str, kb: Knowledge | None = None) -> Explanation:
-    """Recognise every known message in ``text`` (a line, a paste, a whole log)."""
-    kb = kb or load_knowledge()
-    groups: dict[tuple[Any, ...], _Group] = {}
-    lines = text.splitlines()
-    for number, raw in enumerate(lines, 1):
-        line = raw[:MAX_LINE]
-        lowered = line.lower()
-        if not any(word in lowered for word in kb.triggers):
-            continue
-        explained = _explain_line(kb, line)
-        if explained is None:
-            continue
-        key, group = explained
-        groups.setdefault(key, group).lines.append(number)
-    url = find_url(text)
-    target = url or URL_PLACEHOLDER
-    matches = tuple(
-        Match(
-            text=g.text,
-            lines=tuple(g.lines),
-            entry=g.entry,
-            scope=g.scope,
-            causes=g.causes,
-            said=g.said,
-            alert=g.alert,
-            verify_error=g.verify_error,
-            cannot_distinguish=g.notes,
-            next_step=g.entry.next_step.replace("{url}", target),
-        )
-        for g in groups.values()
-    )
-    return Explanation(
-        matches=matches,
-        lines_read=len(lines),
-        url=url,
-        likely_causes=likely_causes(matches),
     )
