@@ -1,14 +1,15 @@
 """Reading a log of any size for ``explain``: blocks of whole lines, in bounded memory.
 
 Only regular files (opened by mtls_doctor.files) and standard input are read
-(a FIFO named by --file, or ``/dev/zero``, would block or never end). The input is read in blocks that end
-at a line break; a line longer than ``max_line`` bytes is cut there and the
-rest of it skipped, so that no line is ever held whole. ``--tail N`` keeps the
-last N lines (a file is read from its end); ``--since`` skips the lines
-written before a time, read from the timestamps the common log formats start
-their lines with (nginx and Apache error and access logs, ISO 8601, syslog).
-Hand-written: these are a handful of fixed formats, and a general date parser
-would be slower than the matching it guards.
+(a FIFO named by --file, or ``/dev/zero``, would block or never end). The
+input is read in blocks that end at a line break; a line longer than
+``max_line`` bytes is cut there and the rest of it skipped, so that no line
+is ever held whole. ``--tail N`` keeps the last N lines (a file is read from
+its end); ``--since`` skips the lines written before a time, read from the
+timestamps the common log formats start their lines with (nginx and Apache
+error and access logs, ISO 8601, syslog). Hand-written: these are a handful
+of fixed formats, and a general date parser would be slower than the
+matching it guards.
 """
 
 from __future__ import annotations

@@ -194,4 +194,4 @@ def test_devices_and_fifos_are_refused_at_once(tmp_path: Path) -> None:
             stdin=zero, capture_output=True, text=True, timeout=20,
         )  # fmt: skip
     assert done.returncode == 2
-    assert json.loads(done.stdout)["error"]["code"] == "usage"
+    assert json.loads(done.stdout)["error"]["code"] == "input"
