@@ -16,18 +16,21 @@ Handshake budget: 1 when the certificate is accepted, at most 2 otherwise.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mtls_doctor.bundle import LoadedIdentity, PasswordSource, load_identities, no_password
 from mtls_doctor.causes import Cause
+from mtls_doctor.deadline import Deadline
 from mtls_doctor.errors import (
     BundleLoadError,
     ConnectError,
     ConnectTimeout,
+    FetchError,
     InputError,
     NetworkError,
     NotTLSError,
@@ -59,6 +62,11 @@ NETWORK_VERDICTS: dict[type[NetworkError], Cause] = {
     ConnectTimeout: Cause.TIMEOUT,
     NotTLSError: Cause.NOT_TLS,
 }
+#: AIA downloads must not eat the whole --timeout: they get half of the time left
+#: (a handshake may still follow), at most chainbuild.AIA_TIMEOUT.
+AIA_SHARE = 0.5
+#: caIssuers URLs downloaded at once for the identities of a folder.
+MAX_PREFETCH = 16
 #: A server's client-CA bundle: even a whole public trust store is well under this.
 CA_BUNDLE_MAX_BYTES = 16 * 1024 * 1024
 
@@ -119,9 +127,15 @@ class _Checker:
     ca_bundle: list[x509.Certificate] = field(default_factory=list)
     handshakes: int = 0
     without_certificate: HandshakeFacts | None = None
+    #: The run's one clock: every network step ends by it (--timeout means the whole run).
+    deadline: Deadline = field(init=False)
+    #: AIA downloads of this run by URL (several identities often share an issuer).
+    downloads: dict[str, bytes | FetchError] = field(default_factory=dict)
+    aia_deadline: Deadline | None = None
 
     def __post_init__(self) -> None:
         self.now = self.request.now or datetime.now(UTC)
+        self.deadline = Deadline(self.request.timeout)
 
     # ------------------------------------------------------------------ gather
 
@@ -154,11 +168,17 @@ class _Checker:
                 chain=identity.issuing_path or identity.chain,
                 private_key=identity.private_key,
             )
+        remaining = self.deadline.remaining()
+        if remaining <= 0:
+            raise ConnectTimeout(
+                f"{self.request.target}: the {self.request.timeout:g} s timeout passed "
+                "before the next handshake"
+            )
         self.handshakes += 1
         facts = handshake(
             self.request.target,
             identity=client,
-            timeout=self.request.timeout,
+            timeout=remaining,
             tls_version=self.request.tls_version,
         )
         if identity is None:
@@ -166,20 +186,60 @@ class _Checker:
         return facts
 
     def chain(self, item: LoadedIdentity) -> BuiltChain:
-        from mtls_doctor.chainbuild import AIA_MAX_BYTES, AIA_TIMEOUT, build_chain
+        from mtls_doctor.chainbuild import build_chain
 
-        fetcher: Callable[[str], bytes] | None = None
-        if not self.request.offline:
-            from mtls_doctor.fetch import fetch
-
-            timeout = min(self.request.timeout, AIA_TIMEOUT)
-            fetcher = lambda url: fetch(url, timeout=timeout, max_bytes=AIA_MAX_BYTES)  # noqa: E731
         return build_chain(
             item,
             directory_cas=self.directory_cas,
             ca_bundle=self.ca_bundle,
-            fetcher=fetcher,
+            fetcher=None if self.request.offline else self.fetch_aia,
         )
+
+    def _aia_budget(self) -> Deadline:
+        """AIA downloads share one budget: part of the run's time left, at most AIA_TIMEOUT."""
+        from mtls_doctor.chainbuild import AIA_TIMEOUT
+
+        if self.aia_deadline is None:
+            self.aia_deadline = self.deadline.share(AIA_SHARE, AIA_TIMEOUT)
+        return self.aia_deadline
+
+    def _download_aia(self, url: str) -> bytes | FetchError:
+        from mtls_doctor.chainbuild import AIA_MAX_BYTES
+        from mtls_doctor.fetch import fetch
+
+        try:
+            return fetch(url, deadline=self._aia_budget(), max_bytes=AIA_MAX_BYTES)
+        except FetchError as exc:
+            return exc
+
+    def fetch_aia(self, url: str) -> bytes:
+        """One caIssuers download, once per run."""
+        if url not in self.downloads:
+            self.downloads[url] = self._download_aia(url)
+        found = self.downloads[url]
+        if isinstance(found, FetchError):
+            raise found
+        return found
+
+    def prefetch_aia(self, items: Sequence[LoadedIdentity]) -> None:
+        """Download the caIssuers of several identities at once, not one after another."""
+        if self.request.offline:
+            return
+        from mtls_doctor.deadline import run_before
+        from mtls_doctor.x509facts import cert_facts
+
+        urls = list(
+            dict.fromkeys(
+                url
+                for item in items
+                for url in cert_facts(item.certificate).ca_issuer_urls[:2]
+                if url not in self.downloads
+            )
+        )[:MAX_PREFETCH]
+        tasks = [partial(self._download_aia, url) for url in urls]
+        for url, done in zip(urls, run_before(self._aia_budget(), tasks), strict=True):
+            if done.finished and done.error is None and done.value is not None:
+                self.downloads[url] = done.value
 
     def revocation(self, item: LoadedIdentity, chain: BuiltChain) -> tuple[RevocationFacts, ...]:
         """CRL / OCSP status of the leaf and its intermediates, when wanted."""
@@ -196,6 +256,7 @@ class _Checker:
             crl_files=request.crl_files,
             ocsp_url=request.ocsp_url,
             now=self.now,
+            deadline=self.deadline,
         )
 
     def fits(self, item: LoadedIdentity, attempt: HandshakeFacts) -> bool:
@@ -257,6 +318,7 @@ class _Checker:
         refused = outcome(attempt) in (Outcome.REFUSED, Outcome.APP_REFUSED)
         if refused and attempt.certificate_requested:
             others = [item for item in self.identities if item is not primary]
+            self.prefetch_aia(others)
             fitting = [item for item in others if self.fits(item, attempt)]
             if fitting:
                 better = fitting[0]

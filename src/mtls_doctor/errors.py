@@ -121,9 +121,11 @@ class FetchError(NetworkError):
 
     code = "fetch"
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, *, status: int | None = None) -> None:
         self.url = url
         self.reason = reason
+        #: The HTTP status when the server answered with an error status.
+        self.status = status
         super().__init__(f"{url}: {reason}")
 
 

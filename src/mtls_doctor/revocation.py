@@ -43,10 +43,9 @@ import hashlib
 import os
 import re
 import tempfile
-import urllib.error
 import urllib.parse
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -59,6 +58,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from mtls_doctor.deadline import Deadline, run_before
 from mtls_doctor.errors import FetchError, InputError, RevocationFetchError
 from mtls_doctor.fetch import fetch
 from mtls_doctor.files import read_regular_file
@@ -140,6 +140,7 @@ def check_revocation(
     ocsp_method: str = "post",
     crl_max_bytes: int = CRL_MAX_BYTES,
     ocsp_max_bytes: int = OCSP_MAX_BYTES,
+    deadline: Deadline | None = None,
 ) -> tuple[RevocationFacts, ...]:
     """The revocation status of ``leaf`` and of each intermediate in ``issuers``.
 
@@ -156,6 +157,11 @@ def check_revocation(
     ``cache_dir`` defaults to :func:`default_cache_dir`. Raises
     :class:`InputError` for an unreadable or corrupt ``crl_files`` entry;
     network failures become ``unknown`` facts, never exceptions.
+
+    Every lookup is finished by ``deadline`` (default: ``timeout`` seconds from
+    now), the run's one clock: the certificates are looked up concurrently, each
+    one's URLs in order (OCSP, then CRL), and what has not answered when the
+    deadline passes is ``unknown`` with that reason.
     """
     if ocsp_method not in ("post", "get"):
         raise ValueError(f"ocsp_method must be 'post' or 'get', not {ocsp_method!r}")
@@ -166,7 +172,7 @@ def check_revocation(
         cache = CrlCache(cache_dir if cache_dir is not None else default_cache_dir())
     lookup = _Lookup(
         now=when,
-        timeout=timeout,
+        deadline=deadline if deadline is not None else Deadline(timeout),
         offline=offline,
         local=local,
         cache=cache,
@@ -175,14 +181,15 @@ def check_revocation(
         ocsp_max_bytes=ocsp_max_bytes,
     )
     chain = [leaf, *issuers]
-    facts: list[RevocationFacts] = []
+    pending: list[_Pending] = []
     for index, cert in enumerate(chain):
         if _self_signed(cert):
             break
         issuer = chain[index + 1] if index + 1 < len(chain) else None
         override = ocsp_url if index == 0 else None
-        facts.append(lookup.check(cert, issuer, ocsp_override=override))
-    return tuple(facts)
+        pending.append(lookup.start(cert, issuer, ocsp_override=override))
+    lookup.settle(pending)
+    return tuple(item.facts() for item in pending)
 
 
 def _self_signed(cert: x509.Certificate) -> bool:
@@ -194,7 +201,7 @@ class _Lookup:
     """One run's settings; ``check`` settles one certificate."""
 
     now: datetime
-    timeout: float
+    deadline: Deadline
     offline: bool
     local: tuple[tuple[str, x509.CertificateRevocationList], ...]
     cache: CrlCache | None
@@ -202,38 +209,54 @@ class _Lookup:
     crl_max_bytes: int
     ocsp_max_bytes: int
 
-    def check(
+    def start(
         self, cert: x509.Certificate, issuer: x509.Certificate | None, *, ocsp_override: str | None
-    ) -> RevocationFacts:
+    ) -> _Pending:
+        """What there is to do for ``cert``; settled at once when there is nothing to ask."""
         subject = cert.subject.rfc4514_string()
+        item = _Pending(subject=subject, offline=self.offline)
         if self.offline and not self.local:
-            return RevocationFacts(status="skipped", detail="offline", subject=subject)
-        if issuer is None:
-            return RevocationFacts(
+            item.settled = RevocationFacts(status="skipped", detail="offline", subject=subject)
+        elif issuer is None:
+            item.settled = RevocationFacts(
                 status="unknown",
                 detail="the issuer's certificate is not available, so no CRL or OCSP answer "
                 "about it can be verified",
                 subject=subject,
             )
-        reasons: list[str] = []
-        attempts = self._attempts(cert, issuer, ocsp_override)
-        if not attempts:
-            # Nothing to ask (common in private PKIs): not checked, rather than unknown.
-            return RevocationFacts(
-                status="skipped", detail="no OCSP or CRL URL in the certificate", subject=subject
-            )
-        for method, source, run in attempts:
-            try:
-                answer = run()
-            except (UntrustedAnswer, RevocationFetchError) as exc:
-                reasons.append(f"{method.upper()} {source}: {_reason(exc)}")
-                continue
-            return RevocationFacts(
-                status=answer.status, method=method, detail=answer.detail, subject=subject
-            )
-        if self.offline:
-            reasons.append("offline, so no OCSP or CRL URL was tried")
-        return RevocationFacts(status="unknown", detail="; ".join(reasons), subject=subject)
+        else:
+            item.attempts = self._attempts(cert, issuer, ocsp_override)
+            if not item.attempts:
+                # Nothing to ask (common in private PKIs): not checked, rather than unknown.
+                item.settled = RevocationFacts(
+                    status="skipped",
+                    detail="no OCSP or CRL URL in the certificate",
+                    subject=subject,
+                )
+        return item
+
+    def settle(self, pending: Sequence[_Pending]) -> None:
+        """Try each certificate's sources in order, the certificates concurrently.
+
+        Local CRL files are read whatever the clock says; network attempts run
+        in rounds (every certificate's first URL at once, then the second for
+        those still open, ...) until answered or the deadline passes.
+        """
+        for item in pending:
+            while item.open and item.attempts[item.next][0] == "files":
+                item.record(_attempt_inline(item.attempts[item.next]))
+        while open_items := [item for item in pending if item.open]:
+            tasks = [item.attempts[item.next][2] for item in open_items]
+            for item, outcome in zip(open_items, run_before(self.deadline, tasks), strict=True):
+                if not outcome.finished:
+                    item.record(_late(self.deadline))
+                elif outcome.error is None:
+                    item.record(outcome.result())
+                elif isinstance(outcome.error, UntrustedAnswer | RevocationFetchError):
+                    item.record(_reason(outcome.error))
+                else:
+                    # A lookup that failed in a way we did not foresee is still a fact.
+                    item.record(f"the lookup failed ({type(outcome.error).__name__})")
 
     def _attempts(
         self, cert: x509.Certificate, issuer: x509.Certificate, ocsp_override: str | None
@@ -241,7 +264,7 @@ class _Lookup:
         """What to try, in order: local CRLs, then (online) OCSP, then CDP CRLs."""
         out: list[tuple[str, str, Callable[[], VerifiedAnswer]]] = []
         if self.local:
-            out.append(("crl", "files", partial(self._local_crl, cert, issuer)))
+            out.append(("files", "files", partial(self._local_crl, cert, issuer)))
         if self.offline:
             return out
         ocsp_urls, crl_urls = _urls(cert)
@@ -285,7 +308,7 @@ class _Lookup:
                     )
                 except UntrustedAnswer:
                     pass  # stale or not this issuer's: fetch it again
-        body = _download(url, timeout=self.timeout, max_bytes=self.crl_max_bytes, what="CRL")
+        body = _download(url, deadline=self.deadline, max_bytes=self.crl_max_bytes, what="CRL")
         crl = _parse_crl(body)
         answer = crl_status(cert, issuer, crl, now=self.now, source=source)
         if self.cache is not None and _fresh(crl, self.now):
@@ -303,14 +326,14 @@ class _Lookup:
         try:
             body = _download(
                 url,
-                timeout=self.timeout,
+                deadline=self.deadline,
                 max_bytes=self.ocsp_max_bytes,
                 what="OCSP response",
                 data=request.public_bytes(serialization.Encoding.DER),
                 content_type="application/ocsp-request",
             )
         except RevocationFetchError as exc:
-            if not _http_refused(exc):
+            if exc.status is None:
                 raise
             # Some responders answer GET only (RFC 5019 2.1); that form carries no nonce.
             return self._ocsp_get(builder.build(), cert, issuer, url)
@@ -330,10 +353,10 @@ class _Lookup:
         get_url = f"{url.rstrip('/')}/{urllib.parse.quote(encoded, safe='')}"
         try:
             body = _download(
-                get_url, timeout=self.timeout, max_bytes=self.ocsp_max_bytes, what="OCSP response"
+                get_url, deadline=self.deadline, max_bytes=self.ocsp_max_bytes, what="OCSP response"
             )
         except RevocationFetchError as exc:
-            raise RevocationFetchError(url, exc.reason) from exc
+            raise RevocationFetchError(_redact(url), exc.reason) from exc
         return ocsp_status(
             _parse_ocsp(body), request, cert, issuer, now=self.now, source=_redact(url), nonce=None
         )
@@ -342,7 +365,7 @@ class _Lookup:
 def _download(
     url: str,
     *,
-    timeout: float,
+    deadline: Deadline,
     max_bytes: int,
     what: str,
     data: bytes | None = None,
@@ -351,19 +374,66 @@ def _download(
     """``fetch`` with the failure as a :class:`RevocationFetchError` in our words."""
     try:
         return fetch(
-            url, timeout=timeout, max_bytes=max_bytes, data=data, content_type=content_type
+            url, deadline=deadline, max_bytes=max_bytes, data=data, content_type=content_type
         )
     except FetchError as exc:
         reason = exc.reason
         if "cap" in reason:
             reason = f"the {what} is larger than the {_size(max_bytes)} cap; download stopped"
-        raise RevocationFetchError(_redact(exc.url), reason) from exc
+        elif "answered garbage" in reason:
+            reason = reason.replace("the server answered garbage", "the responder answered garbage")
+        raise RevocationFetchError(_redact(url), reason, status=exc.status) from exc
 
 
-def _http_refused(exc: RevocationFetchError) -> bool:
-    """The server answered with an HTTP error status (rather than not answering)."""
-    inner = exc.__cause__
-    return inner is not None and isinstance(inner.__cause__, urllib.error.HTTPError)
+def _late(deadline: Deadline) -> str:
+    return f"no answer {deadline.ran_out()}"
+
+
+_Attempt = tuple[str, str, Callable[[], "VerifiedAnswer"]]
+
+
+def _attempt_inline(attempt: _Attempt) -> VerifiedAnswer | str:
+    try:
+        return attempt[2]()
+    except UntrustedAnswer as exc:
+        return str(exc)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """One certificate's lookups: the attempts left, the reasons gathered, the answer."""
+
+    subject: str
+    offline: bool
+    attempts: list[_Attempt] = field(default_factory=list)
+    next: int = 0
+    reasons: list[str] = field(default_factory=list)
+    settled: RevocationFacts | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.settled is None and self.next < len(self.attempts)
+
+    def record(self, result: VerifiedAnswer | str) -> None:
+        """The answer of the current attempt, or why it gave none."""
+        method, source, _run = self.attempts[self.next]
+        method = "crl" if method == "files" else method
+        self.next += 1
+        if isinstance(result, VerifiedAnswer):
+            self.settled = RevocationFacts(
+                status=result.status, method=method, detail=result.detail, subject=self.subject
+            )
+        else:
+            self.reasons.append(f"{method.upper()} {source}: {result}")
+
+    def facts(self) -> RevocationFacts:
+        """The settled facts, or ``unknown`` with every reason."""
+        if self.settled is not None:
+            return self.settled
+        reasons = list(self.reasons)
+        if self.offline:
+            reasons.append("offline, so no OCSP or CRL URL was tried")
+        return RevocationFacts(status="unknown", detail="; ".join(reasons), subject=self.subject)
 
 
 def _size(count: int) -> str:

@@ -61,3 +61,72 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+#: HTTP answers that misbehave (for CRL / OCSP / caIssuers URLs).
+HTTP_BEHAVIOURS = (
+    "drip",  # a valid-looking answer whose body comes one byte every 0.1 s
+    "silent",  # reads the request, says nothing
+    "bad_status",  # a status line that is not HTTP
+    "bad_chunking",  # chunked encoding with a size that is not hex
+    "many_headers",  # 150 header lines
+    "long_status",  # a 100 KB status line
+    "escapes",  # a 403 whose reason phrase carries terminal escape sequences
+)
+ESCAPE_REASON = "\x1b[2J\x1b]0;pwned\x07Denied"
+_CANNED = {
+    "bad_status": b"HTTQ/9.9 sure, why not\r\n\r\n",
+    "bad_chunking": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+    "many_headers": b"HTTP/1.1 200 OK\r\n"
+    + b"".join(b"X-H%d: v\r\n" % i for i in range(150))
+    + b"Content-Length: 0\r\n\r\n",
+    "long_status": b"HTTP/1.1 200 " + b"O" * 100_000 + b"\r\n\r\n",
+    "escapes": b"HTTP/1.1 403 "
+    + ESCAPE_REASON.encode("latin-1")
+    + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+}
+
+
+@contextmanager
+def hostile_http(behaviour: str) -> Iterator[str]:
+    """Serve ``behaviour`` over plain HTTP on a free loopback port; yield its base URL."""
+    assert behaviour in HTTP_BEHAVIOURS
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(5)
+        try:
+            conn.recv(65536)  # the request (small: headers and an OCSP request)
+            if behaviour == "silent":
+                held.append(conn)
+                return
+            if behaviour == "drip":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+                while not stop.wait(0.1):
+                    conn.sendall(b"0")
+            else:
+                conn.sendall(_CANNED[behaviour])
+        except OSError:
+            pass
+        conn.close()
+
+    def serve() -> None:
+        while not stop.is_set():
+            if select.select([listener], [], [], 0.05)[0]:
+                conn, _ = listener.accept()
+                threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+        for conn in held:
+            conn.close()

@@ -13,6 +13,8 @@ from mtls_doctor.errors import UsageError
 PasswordSource = Callable[[str], "bytes | None"]
 #: A password file holds one line; anything this large is the wrong file.
 PASSWORD_FILE_MAX_BYTES = 64 * 1024
+#: A hundred years: beyond it a date computation overflows (and no certificate lives so long).
+MAX_WARN_DAYS = 36500
 
 
 _PASSWORD_HOWTO = (
@@ -91,6 +93,17 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
     if not 0 < value <= 3600:
         raise argparse.ArgumentTypeError("must be between 0 and 3600 seconds")
+    return value
+
+
+def warn_days(text: str) -> int:
+    """--warn-days: a whole number of days a calendar can hold (0 to 36500)."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}") from exc
+    if not 0 <= value <= MAX_WARN_DAYS:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_WARN_DAYS} days")
     return value
 
 

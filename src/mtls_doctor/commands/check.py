@@ -19,6 +19,7 @@ from mtls_doctor.commands._options import (
     add_password_arguments,
     add_time_argument,
     local_path,
+    warn_days,
 )
 from mtls_doctor.ui import UI
 
@@ -62,7 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--crl", action="append", type=local_path, default=[], metavar="FILE", help="use this CRL"
     )
     revocation.add_argument("--ocsp-url", metavar="URL", help="ask this OCSP responder")
-    parser.add_argument("--warn-days", type=int, default=30, metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--warn-days", type=warn_days, default=30, metavar="N", help=argparse.SUPPRESS
+    )
     add_network_arguments(parser)
     add_time_argument(parser)
     add_password_arguments(parser)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -43,6 +44,29 @@ class Target:
         return f"{host}:{self.port}"
 
 
+def check_host_name(name: str, what: str) -> None:
+    """Raise UsageError unless ``name`` is an IP address or a DNS name TLS can carry.
+
+    DNS labels are 1 to 63 octets and a name at most 253 (RFC 1035 2.3.4);
+    the IDNA codec refuses what breaks that (``a..b``, a 64-character label),
+    and it would otherwise do so deep inside a connection as a UnicodeError.
+    """
+    try:
+        ipaddress.ip_address(name)
+        return
+    except ValueError:
+        pass
+    try:
+        encoded = name.removesuffix(".").encode("idna")
+    except UnicodeError:
+        encoded = b""
+    if not encoded or len(encoded) > 253:
+        raise UsageError(
+            f"{what} {name!r}: not a valid host name (labels between dots must be "
+            "1 to 63 characters, the whole name at most 253)"
+        )
+
+
 def parse_target(text: str, *, sni: str | None = None, connect_to: str | None = None) -> Target:
     """Parse a target; raise UsageError with the accepted forms when it is not one."""
     raw = text.strip()
@@ -61,6 +85,13 @@ def parse_target(text: str, *, sni: str | None = None, connect_to: str | None = 
         )
     if not parts.hostname:
         raise UsageError(f"{text!r}: no host name (use https://host[:port][/path] or host:port)")
+    if port == 0:
+        raise UsageError(f"{text!r}: port 0 cannot be connected to; give a port from 1 to 65535")
+    check_host_name(parts.hostname, "host")
+    if sni:
+        check_host_name(sni, "--sni")
+    if connect_to:
+        check_host_name(connect_to, "--connect-to")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
