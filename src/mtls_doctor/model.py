@@ -152,6 +152,31 @@ class HttpAnswer:
     #: The first non-empty line of the body, trimmed (nginx's error pages say why here).
     first_line: str
     server: str | None = None
+    #: A TLS verify reason the answer carries in its body or headers, quoted
+    #: (``CERT_HAS_EXPIRED``, "unable to get local issuer certificate").
+    verify_reason: str | None = None
+    #: The HTTP version spoken ("HTTP/1.1", "HTTP/2").
+    version: str = "HTTP/1.1"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppAnswer:
+    """What a non-HTTP application answered after the handshake (Redis, MQTT, ...)."""
+
+    #: The protocol spoken (``redis``, ``mqtt``, ``postgres``, ``tls`` for none).
+    protocol: str
+    #: True: the application served the client; False: it refused; None: nothing
+    #: was asked of it (TLS only), so only the TLS layer's verdict is known.
+    accepted: bool | None
+    #: What the server said, short and quoted (``+PONG``, ``CONNACK 5``).
+    said: str
+    #: What that means, one sentence.
+    meaning: str
+    #: The cause the answer itself names (e.g. PostgreSQL's "requires a valid
+    #: client certificate" is ``no_certificate_sent``), when it names one.
+    cause: str | None = None
+    #: A fix specific to this answer (the CN-versus-user rule of PostgreSQL).
+    fix: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -182,6 +207,10 @@ class HandshakeFacts:
     alert_sent: Alert | None = None
     #: The HTTP answer to our request, when the server answered one.
     http: HttpAnswer | None = None
+    #: The application's answer, for protocols other than HTTP.
+    app: AppAnswer | None = None
+    #: The ALPN protocol the server chose, if any.
+    alpn: str | None = None
     #: The connection ended (EOF or reset) with no alert and no HTTP answer.
     closed_without_answer: bool = False
     #: A short description of a local failure, for the evidence.

@@ -212,6 +212,10 @@ class _Plan:
     error_log: Path | None = None
     #: Also connect once before calling it ready (s_server would log the empty connection).
     probe_connect: bool = True
+    #: Environment variables set for the server (on top of the tests' own).
+    env: dict[str, str] = field(default_factory=dict)
+    #: Run as this user (servers that refuse to run as root, e.g. PostgreSQL).
+    user: str | None = None
 
 
 def _launch(kind: str, tmp: Path, prepare: Callable[[Path, int], _Plan]) -> RunningServer:
@@ -223,7 +227,13 @@ def _launch(kind: str, tmp: Path, prepare: Callable[[Path, int], _Plan]) -> Runn
         plan = prepare(directory, port)
         if plan.check is not None:
             checked = subprocess.run(
-                plan.check, cwd=directory, capture_output=True, text=True, check=False
+                plan.check,
+                cwd=directory,
+                capture_output=True,
+                text=True,
+                check=False,
+                env={**os.environ, **plan.env} if plan.env else None,
+                user=plan.user,
             )
             if checked.returncode != 0:
                 raise ServerStartError(
@@ -239,6 +249,8 @@ def _launch(kind: str, tmp: Path, prepare: Callable[[Path, int], _Plan]) -> Runn
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env={**os.environ, **plan.env} if plan.env else None,
+                user=plan.user,
             )
         server = RunningServer(kind, port, directory, plan.error_log or console, process, console)
         _RUNNING[process.pid] = server

@@ -84,6 +84,13 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="IP",
         help="connect to this address instead of resolving the host name",
     )
+    parser.add_argument(
+        "--protocol",
+        metavar="NAME",
+        help="what to speak after the handshake on a host:port target: https, tls (nothing), "
+        "redis, mqtt, postgres, smtp, smtps, imap, imaps, pop3s, ldap, ldaps "
+        "(default: by the URL scheme or the well-known port)",
+    )
 
 
 def _positive_float(text: str) -> float:

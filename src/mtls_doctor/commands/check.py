@@ -26,7 +26,12 @@ from mtls_doctor.ui import UI
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``check``."""
-    parser.add_argument("target", metavar="TARGET", help="https://host[:port][/path], host:port")
+    parser.add_argument(
+        "target",
+        metavar="TARGET",
+        help="https://host[:port][/path], host:port, or rediss://, mqtts://, postgres://, smtp://, "
+        "imap://, ldap://, tls:// ...",
+    )
     parser.add_argument(
         "--cert",
         action="append",
@@ -83,7 +88,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from mtls_doctor.render import json as render_json
     from mtls_doctor.tls.target import parse_target
 
-    target = parse_target(args.target, sni=args.sni, connect_to=args.connect_to)
+    target = parse_target(
+        args.target, sni=args.sni, connect_to=args.connect_to, protocol=args.protocol
+    )
     request = CheckRequest(
         target=target,
         cert_paths=tuple(args.cert),

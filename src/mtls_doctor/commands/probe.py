@@ -16,7 +16,12 @@ from mtls_doctor.ui import UI
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``probe``."""
-    parser.add_argument("target", metavar="TARGET", help="https://host[:port][/path], host:port")
+    parser.add_argument(
+        "target",
+        metavar="TARGET",
+        help="https://host[:port][/path], host:port, or rediss://, mqtts://, postgres://, smtp://, "
+        "imap://, ldap://, tls:// ...",
+    )
     add_network_arguments(parser)
     parser.add_argument(
         "--tls", choices=("1.2", "1.3"), help="only this TLS version (default: the best)"
@@ -29,7 +34,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from mtls_doctor.render import json as render_json
     from mtls_doctor.tls.target import parse_target
 
-    target = parse_target(args.target, sni=args.sni, connect_to=args.connect_to)
+    target = parse_target(
+        args.target, sni=args.sni, connect_to=args.connect_to, protocol=args.protocol
+    )
     report = probe(target, timeout=args.timeout, tls_version=args.tls)
     if ui.json_mode:
         ui.emit_json(render_json.probe_report(report))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mtls_doctor.model import (
     Alert,
+    AppAnswer,
     CertFacts,
     Diagnosis,
     Finding,
@@ -140,6 +141,18 @@ def alert(item: Alert | None) -> JSON | None:
     return None if item is None else {"code": item.code, "name": item.name}
 
 
+def application(answer: AppAnswer | None) -> JSON | None:
+    """What a non-HTTP application answered (None for HTTP or no answer)."""
+    if answer is None:
+        return None
+    return {
+        "protocol": answer.protocol,
+        "accepted": answer.accepted,
+        "said": answer.said,
+        "meaning": answer.meaning,
+    }
+
+
 def handshake(facts: HandshakeFacts) -> JSON:
     """One connection: the contract's ``tls_alert`` and ``http_status``, plus the rest."""
     return {
@@ -147,7 +160,11 @@ def handshake(facts: HandshakeFacts) -> JSON:
         "http_status": facts.http.status if facts.http else None,
         "http_reason": facts.http.reason if facts.http else None,
         "http_first_line": facts.http.first_line if facts.http else None,
+        "http_version": facts.http.version if facts.http else None,
+        "http_verify_reason": facts.http.verify_reason if facts.http else None,
         "server_software": facts.http.server if facts.http else None,
+        "application": application(facts.app),
+        "alpn": facts.alpn,
         "certificate_sent": facts.certificate_sent,
         "handshake_completed": facts.handshake_completed,
         "closed_without_answer": facts.closed_without_answer,
@@ -164,6 +181,7 @@ def probe_report(report: ProbeReport) -> JSON:
     return {
         "target": str(report.target),
         "url": report.target.url,
+        "protocol": report.target.protocol,
         "sni": report.target.sni,
         "client_auth": str(report.client_auth),
         "client_auth_evidence": report.reason,
@@ -181,6 +199,7 @@ def probe_report(report: ProbeReport) -> JSON:
         "tls_alert": alert(facts.alert_received),
         "http_status": facts.http.status if facts.http else None,
         "http_first_line": facts.http.first_line if facts.http else None,
+        "application": application(facts.app),
         "handshakes": report.handshakes,
     }
 
@@ -211,6 +230,7 @@ def check_probe(diagnosis: Diagnosis, target: Target) -> JSON:
         document["tls_alert"] = None
         document["http_status"] = None
         document["http_first_line"] = None
+        document["application"] = None
     else:
         return {"client_auth": None, "acceptable_ca_names": [], "tls_version": None}
     document["handshakes"] = diagnosis.handshakes
@@ -224,6 +244,7 @@ def diagnosis(item: Diagnosis, target: Target) -> JSON:
     return {
         "target": str(target),
         "url": target.url,
+        "protocol": target.protocol,
         "checked_at": iso(item.checked_at),
         "verdict": verdict(item.verdict),
         "probe": check_probe(item, target),

@@ -147,6 +147,14 @@ def probe_report(console: Console, report: ProbeReport) -> None:
     if facts.http is not None:
         line = f" — {escape(facts.http.first_line)}" if facts.http.first_line else ""
         console.print(f"  [dim]HTTP[/]     {facts.http.status} {escape(facts.http.reason)}{line}")
+    if facts.app is not None:
+        console.print(f"  [dim]{escape(facts.app.protocol)}[/]  {escape(_app_text(facts))}")
+
+
+def _app_text(facts: HandshakeFacts) -> str:
+    app = facts.app
+    assert app is not None
+    return app.meaning if app.accepted is None else f"{app.said}: {app.meaning}"
 
 
 _VERDICT_STYLE = {"accepted": "bold green", "rejected_by_application": "bold yellow"}
@@ -221,6 +229,8 @@ def _answer(facts: HandshakeFacts) -> str:
     if facts.http is not None:
         first = f" — {facts.http.first_line}" if facts.http.first_line else ""
         return f"HTTP {facts.http.status} {facts.http.reason}{first}"
+    if facts.app is not None:
+        return _app_text(facts)
     if facts.closed_without_answer:
         return "the server closed the connection without an answer"
     return facts.error or "handshake completed"

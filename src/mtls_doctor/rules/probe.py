@@ -9,6 +9,8 @@ from mtls_doctor.model import HandshakeFacts
 #: HTTP answers that mean "no certificate, no service": nginx's 400 page, its
 #: 495/496 codes (used when error_page maps them), and a plain refusal.
 REFUSING_STATUSES = frozenset({400, 401, 403, 495, 496})
+#: 421 Misdirected Request: the server's site for this SNI is not the one for this Host.
+MISDIRECTED_STATUS = 421
 
 
 class ClientAuth(StrEnum):
@@ -33,9 +35,24 @@ def classify_client_auth(facts: HandshakeFacts) -> tuple[ClientAuth, str]:
     if facts.http is not None:
         status = facts.http.status
         said = f" ({facts.http.first_line})" if facts.http.first_line else ""
+        if status == MISDIRECTED_STATUS:
+            return ClientAuth.REQUIRED, (
+                f"it answered HTTP 421 Misdirected Request{said}: the site for this name was not "
+                "reached, so whether it needs a certificate is unknown (pass --sni NAME)"
+            )
         if status in REFUSING_STATUSES:
             return ClientAuth.REQUIRED, f"it answered HTTP {status}{said}"
         return ClientAuth.OPTIONAL, f"it served the request anyway (HTTP {status})"
+    app = facts.app
+    if app is not None:
+        if app.accepted is False:
+            return ClientAuth.REQUIRED, f"{app.meaning} ({app.said})"
+        if app.accepted is None:
+            return ClientAuth.OPTIONAL, (
+                "the handshake completed without a certificate and no alert followed "
+                "(no application data was exchanged)"
+            )
+        return ClientAuth.OPTIONAL, f"it served the client anyway: {app.meaning} ({app.said})"
     if facts.closed_without_answer or not facts.handshake_completed:
         return ClientAuth.REQUIRED, "it closed the connection without answering"
     return ClientAuth.OPTIONAL, "the handshake completed without a certificate"

@@ -31,7 +31,7 @@ from mtls_doctor.model import (
 )
 from mtls_doctor.rules.chain import ChainReach, Reach, Trust, check_chain_against_server
 from mtls_doctor.rules.identity import DEFAULT_WARN_DAYS, check_identity
-from mtls_doctor.rules.probe import REFUSING_STATUSES
+from mtls_doctor.rules.probe import MISDIRECTED_STATUS, REFUSING_STATUSES
 
 #: When several local problems exist and the server does not say which it hit:
 #: the chain first (a renewal from an untrusted CA would not help), then usage,
@@ -63,6 +63,9 @@ ALERT_HINTS: dict[int, tuple[Cause, ...]] = {
 #: Alerts and pages that mean "your chain did not verify" without saying why.
 _CHAIN_REFUSALS = frozenset({42, 46, 48, 51})
 _NGINX_NO_CERT = "No required SSL certificate was sent"
+_CHAIN_CAUSES = frozenset(
+    {Cause.UNTRUSTED_ISSUER, Cause.MISSING_INTERMEDIATE, Cause.ISSUER_ROTATED}
+)
 
 
 class Outcome(StrEnum):
@@ -72,6 +75,8 @@ class Outcome(StrEnum):
     SERVED = "served"
     APP_REFUSED = "app_refused"  # 401/403 after a completed handshake
     REFUSED = "refused"
+    #: HTTP 421: the server picked another site for this name (SNI) than the one asked for.
+    MISDIRECTED = "misdirected"
 
 
 def outcome(facts: HandshakeFacts) -> Outcome:
@@ -80,9 +85,20 @@ def outcome(facts: HandshakeFacts) -> Outcome:
         return Outcome.REFUSED
     http = facts.http
     if http is not None:
+        if http.status == MISDIRECTED_STATUS:
+            return Outcome.MISDIRECTED
+        if http.verify_reason is not None:
+            return Outcome.REFUSED
         if http.status in (401, 403) and facts.handshake_completed:
             return Outcome.APP_REFUSED
         if http.status in REFUSING_STATUSES:
+            return Outcome.REFUSED
+        return Outcome.SERVED if facts.certificate_requested else Outcome.NOT_REQUESTED
+    app = facts.app
+    if app is not None:
+        if app.accepted is False:
+            if app.cause == Cause.REJECTED_BY_APPLICATION and facts.handshake_completed:
+                return Outcome.APP_REFUSED
             return Outcome.REFUSED
         return Outcome.SERVED if facts.certificate_requested else Outcome.NOT_REQUESTED
     if not facts.handshake_completed or facts.closed_without_answer or facts.error:
@@ -95,8 +111,15 @@ def _evidence(facts: HandshakeFacts) -> str:
         a = facts.alert_received
         return f"the server sent TLS alert {a.code} ({a.name})"
     if facts.http is not None:
+        if facts.http.verify_reason:
+            return (
+                f"the server answered HTTP {facts.http.status} carrying the TLS verify reason "
+                f'"{facts.http.verify_reason}"'
+            )
         line = f": {facts.http.first_line}" if facts.http.first_line else ""
         return f"the server answered HTTP {facts.http.status}{line}"
+    if facts.app is not None:
+        return f"{facts.app.meaning} ({facts.app.said})"
     if facts.closed_without_answer:
         return "the server closed the connection without an answer"
     return f"the handshake failed: {facts.error}" if facts.error else "the server answered"
@@ -205,17 +228,22 @@ def _decide(facts: DiagnosisFacts, findings: list[Finding], chain: ChainReach) -
             "handshake with it was attempted.",
         )
     result = outcome(attempt)
+    if result is Outcome.MISDIRECTED:
+        return _misdirected(attempt)
     if result is Outcome.NOT_REQUESTED or not attempt.certificate_requested:
         return _not_requested(attempt)
     if result is Outcome.SERVED:
         return make_verdict(
-            Cause.ACCEPTED, f"Presented {identity.source} ({identity.certificate.subject})."
+            Cause.ACCEPTED,
+            f"Presented {identity.source} ({identity.certificate.subject}).{_app_note(attempt)}",
         )
     evidence = _evidence(attempt)
     if result is Outcome.APP_REFUSED and not blocking:
+        app_fix = (attempt.app.fix,) if attempt.app is not None and attempt.app.fix else ()
         return make_verdict(
             Cause.REJECTED_BY_APPLICATION,
             f"The handshake with {identity.certificate.subject} completed, then {evidence}.",
+            app_fix,
         )
     if not attempt.certificate_sent:
         return make_verdict(
@@ -296,7 +324,35 @@ def _ranked(facts: DiagnosisFacts, candidates: tuple[Cause, ...], evidence: str)
 def _hints(attempt: HandshakeFacts) -> tuple[Cause, ...]:
     if attempt.alert_received is not None:
         return ALERT_HINTS.get(attempt.alert_received.code, ())
+    if attempt.http is not None and attempt.http.verify_reason:
+        from mtls_doctor.protocols.http import reason_causes
+
+        return tuple(Cause(c) for c in reason_causes(attempt.http.verify_reason))
     return ()
+
+
+def _app_note(facts: HandshakeFacts) -> str:
+    """What the application said, when it was not HTTP."""
+    app = facts.app
+    if app is None:
+        return ""
+    if app.accepted is None:
+        return f" {app.meaning[0].upper()}{app.meaning[1:]}."
+    return f" {app.meaning[0].upper()}{app.meaning[1:]} ({app.said})."
+
+
+def _misdirected(facts: HandshakeFacts) -> Verdict:
+    """HTTP 421: the certificate was not judged by the site that was asked for."""
+    return make_verdict(
+        Cause.CLIENT_AUTH_NOT_REQUESTED,
+        f"{_evidence(facts).capitalize()} (421 Misdirected Request): the server picked a site "
+        "for the TLS server name (SNI) it was sent, and that site does not serve this host "
+        "name; the site you meant, and its client-certificate rule, was never reached.",
+        (
+            "Send the site's own name as SNI: use https://NAME[:PORT]/ with --connect-to IP, "
+            "or pass --sni NAME (the name the site is configured for).",
+        ),
+    )
 
 
 def _rotation_evidence(facts: DiagnosisFacts, attempt: HandshakeFacts) -> bool:
@@ -321,6 +377,8 @@ def _refuses_chain(attempt: HandshakeFacts) -> bool:
     if attempt.alert_received is not None:
         return attempt.alert_received.code in _CHAIN_REFUSALS
     if attempt.http is not None:
+        if attempt.http.verify_reason is not None:
+            return bool(set(_hints(attempt)) & _CHAIN_CAUSES)
         return attempt.http.status in (400, 495) and _NGINX_NO_CERT not in attempt.http.first_line
     return attempt.closed_without_answer
 
@@ -338,15 +396,19 @@ def _without_certificate(facts: HandshakeFacts | None) -> Verdict:
         return make_verdict(Cause.REJECTED_UNEXPLAINED, "No connection was made.")
     result = outcome(facts)
     evidence = _evidence(facts)
+    if result is Outcome.MISDIRECTED:
+        return _misdirected(facts)
     if result is Outcome.NOT_REQUESTED:
         return make_verdict(
             Cause.ACCEPTED,
-            "The server does not ask for a client certificate here and served the request.",
+            "The server does not ask for a client certificate here and served the request."
+            + _app_note(facts),
         )
     if result is Outcome.SERVED:
         return make_verdict(
             Cause.ACCEPTED,
-            "The server asks for a client certificate but serves clients without one.",
+            "The server asks for a client certificate but serves clients without one."
+            + _app_note(facts),
         )
     if result is Outcome.APP_REFUSED and not facts.certificate_requested:
         return make_verdict(Cause.REJECTED_BY_APPLICATION, f"Without a certificate, {evidence}.")

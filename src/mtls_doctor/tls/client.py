@@ -21,10 +21,7 @@ then send the request.
 
 from __future__ import annotations
 
-import http.client
-import io
 import ipaddress
-import re
 import select
 import socket
 import time
@@ -34,7 +31,8 @@ from typing import Any
 from OpenSSL import SSL
 
 from mtls_doctor.errors import ConnectError, ConnectTimeout, HandshakeError, NotTLSError
-from mtls_doctor.model import CertFacts, HandshakeFacts, HttpAnswer
+from mtls_doctor.model import AppAnswer, CertFacts, HandshakeFacts, HttpAnswer
+from mtls_doctor.protocols.base import ConnectionEnded
 from mtls_doctor.tls.alerts import ALERT_NAMES, alert
 from mtls_doctor.tls.target import Target
 from mtls_doctor.tls.wire import WireObserver, install
@@ -42,10 +40,11 @@ from mtls_doctor.x509facts import cert_facts
 
 #: How many CA names we report; the rest is counted, not listed.
 MAX_CA_NAMES = 256
-#: How much of an HTTP answer we read: the status, headers and first line are enough.
-MAX_HTTP_BYTES = 64 * 1024
 #: TLS 1.3: how long to wait for the server's verdict before sending the request.
 TLS13_VERDICT_WAIT = 0.5
+#: TLS only (no application data): how long to wait for a TLS 1.3 server's alert.
+TLS_GRACE = 1.0
+_NEW_SESSION_TICKET = 4
 _TLS_RECORD_TYPES = {20, 21, 22, 23}
 _VERSIONS = {"1.2": SSL.TLS1_2_VERSION, "1.3": SSL.TLS1_3_VERSION}
 
@@ -184,46 +183,6 @@ def _not_tls(first: bytes) -> bool:
     return bool(first) and (first[0] not in _TLS_RECORD_TYPES or first[1:2] != b"\x03")
 
 
-def _parse_http(raw: bytes) -> HttpAnswer | None:
-    """Parse what we read with the stdlib's HTTP parser (it wants a socket: give it one)."""
-
-    class _Bytes:
-        def makefile(self, *_args: Any, **_kwargs: Any) -> io.BytesIO:
-            return io.BytesIO(raw)
-
-    response = http.client.HTTPResponse(_Bytes())  # type: ignore[arg-type]
-    try:
-        response.begin()
-        body = response.read(8192) if response.length != 0 else b""
-    except (http.client.HTTPException, ValueError, OSError):
-        body = raw.partition(b"\r\n\r\n")[2][:8192]
-        if not raw.startswith(b"HTTP/"):
-            return None
-        try:
-            status = int(raw.split(b" ", 2)[1])
-        except (IndexError, ValueError):
-            return None
-        return HttpAnswer(status=status, reason="", first_line=_first_line(body))
-    return HttpAnswer(
-        status=response.status,
-        reason=response.reason,
-        first_line=_first_line(body),
-        server=response.getheader("Server"),
-    )
-
-
-def _first_line(body: bytes) -> str:
-    text = body.decode("utf-8", "replace")
-    # nginx and Apache error pages put the reason in <title>/<center>/<h1>; take
-    # the first line with words after removing tags.
-    for line in text.splitlines():
-        words = re.sub(r"<[^>]*>", " ", line).strip()
-        words = re.sub(r"\s+", " ", words)
-        if words:
-            return words[:200]
-    return ""
-
-
 def _server_chain(conn: SSL.Connection) -> tuple[CertFacts, ...]:
     try:
         chain = conn.get_peer_cert_chain(as_cryptography=True) or []
@@ -255,7 +214,15 @@ def handshake(
     sock = _connect(target, deadline)
     observer = WireObserver()
     try:
-        conn = SSL.Connection(_context(identity, tls_version, observer), None)
+        if target.spec.starttls:
+            from mtls_doctor.protocols import session
+
+            session.before_tls(_PlainStream(sock, deadline), target)
+        ctx = _context(identity, tls_version, observer)
+        if target.protocol == "https" or target.protocol_source == "default":
+            # Offer HTTP by ALPN: the server's choice says whether it speaks HTTP (and which).
+            ctx.set_alpn_protos([b"h2", b"http/1.1"])
+        conn = SSL.Connection(ctx, None)
         sni = target.sni
         if sni and not _is_ip(sni):
             conn.set_tlsext_host_name(sni.encode("idna"))
@@ -264,9 +231,10 @@ def handshake(
         failure = _run_handshake(channel)
         completed = failure is None
         http_answer: HttpAnswer | None = None
+        app: AppAnswer | None = None
         if completed and send_request:
-            http_answer, failure = _exchange(channel, target, observer)
-        return _facts(conn, observer, identity, channel, completed, http_answer, failure)
+            http_answer, app, failure = _converse(channel, target, observer, identity)
+        return _facts(conn, observer, identity, channel, completed, (http_answer, app), failure)
     finally:
         sock.close()
 
@@ -310,77 +278,131 @@ def _ssl_reason(exc: SSL.Error) -> str:
         return str(exc)
 
 
-def _exchange(
-    channel: _Channel, target: Target, observer: WireObserver
-) -> tuple[HttpAnswer | None, str | None]:
-    """After the handshake: catch a TLS 1.3 verdict, send the request, read the answer."""
+def _converse(
+    channel: _Channel,
+    target: Target,
+    observer: WireObserver,
+    identity: ClientIdentity | None,
+) -> tuple[HttpAnswer | None, AppAnswer | None, str | None]:
+    """After the handshake: catch a TLS 1.3 verdict, then speak the target's protocol."""
+    from mtls_doctor.protocols import session
+
     conn = channel.conn
-    if conn.get_protocol_version_name() == "TLSv1.3":
-        # Wait for the first post-handshake record (session ticket, or the rejection).
-        if channel.fill(wait=min(TLS13_VERDICT_WAIT, channel.deadline.left())):
-            failure = _drain(channel)
-            if failure is not None:
-                return None, failure
-    request = (
-        f"GET {target.path} HTTP/1.1\r\nHost: {target.host_header}\r\n"
-        "User-Agent: mtls-doctor\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    ).encode()
+    tls13 = conn.get_protocol_version_name() == "TLSv1.3"
+    alpn = (conn.get_alpn_proto_negotiated() or b"").decode("ascii", "replace")
+    plan = session.plan(target, alpn)
+    failure = _await_verdict(channel, observer, tls13, tls_only=plan == "tls")
+    if failure is not None:
+        return None, None, failure
+    if plan == "tls":
+        if channel.eof or channel.reset:
+            return None, None, None
+        return None, session.tls_only(target, tls13, TLS_GRACE), None
+    stream = _TLSStream(channel)
     try:
-        conn.sendall(request)
-    except SSL.Error as exc:
-        return None, _ssl_reason(exc)
-    channel.flush()
-    raw = b""
-    while len(raw) < MAX_HTTP_BYTES:
-        try:
-            chunk = conn.recv(65536)
-        except SSL.WantReadError:
-            channel.flush()
-            if channel.eof:
-                break
-            try:
-                channel.fill()
-            except ConnectTimeout:
-                if raw:
-                    break
-                raise
-            continue
-        except SSL.ZeroReturnError:
-            break
-        except SSL.Error as exc:
-            if raw:
-                break
-            return None, _ssl_reason(exc)
-        if not chunk:
-            break
-        raw += chunk
-        if b"\r\n\r\n" in raw and _complete_enough(raw):
-            break
-    if not raw:
-        return None, "the server closed the connection without answering"
-    return _parse_http(raw), None
+        return session.converse(plan, stream, target, _common_name(identity))
+    except ConnectionEnded as exc:
+        return None, None, str(exc)
 
 
-def _complete_enough(raw: bytes) -> bool:
-    """Headers and at least one body line (or a declared empty body) have arrived."""
-    head, _, body = raw.partition(b"\r\n\r\n")
-    if b"content-length: 0" in head.lower():
-        return True
-    return b"\n" in body.strip(b"\r\n") or len(body) > 512
-
-
-def _drain(channel: _Channel) -> str | None:
-    """Process records already received; the reason if the server rejected us."""
-    conn = channel.conn
-    try:
-        conn.recv(1)
-    except SSL.WantReadError:
+def _common_name(identity: ClientIdentity | None) -> str | None:
+    if identity is None:
         return None
-    except SSL.ZeroReturnError:
-        return "the server closed the connection"
-    except SSL.Error as exc:
-        return _ssl_reason(exc)
+    from cryptography.x509.oid import NameOID
+
+    names = identity.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else None
+
+
+def _await_verdict(
+    channel: _Channel, observer: WireObserver, tls13: bool, *, tls_only: bool
+) -> str | None:
+    """TLS 1.3: wait for the server's first post-handshake record (a ticket, or its alert).
+
+    With no application data to come (TLS only), keep waiting up to TLS_GRACE
+    until a session ticket or data shows that the server is content.
+    """
+    if not tls13:
+        return None
+    grace = TLS_GRACE if tls_only else TLS13_VERDICT_WAIT
+    end = time.monotonic() + min(grace, channel.deadline.left())
+    while (left := end - time.monotonic()) > 0 and not channel.eof:
+        if not channel.fill(wait=left):
+            return None
+        failure, has_data = _peek(channel)
+        if failure is not None:
+            return failure
+        if not tls_only or has_data or _NEW_SESSION_TICKET in observer.received:
+            return None
     return None
+
+
+def _peek(channel: _Channel) -> tuple[str | None, bool]:
+    """Process records already received without consuming data: (rejection, data waiting)."""
+    try:
+        data = channel.conn.recv(1, socket.MSG_PEEK)
+    except SSL.WantReadError:
+        return None, False
+    except SSL.ZeroReturnError:
+        return "the server closed the connection", False
+    except SSL.Error as exc:
+        return _ssl_reason(exc), False
+    return None, bool(data)
+
+
+class _TLSStream:
+    """The application's view of the TLS connection (see protocols.base.Stream)."""
+
+    def __init__(self, channel: _Channel) -> None:
+        self.channel = channel
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.channel.conn.sendall(data)
+        except SSL.Error as exc:
+            raise ConnectionEnded(_ssl_reason(exc)) from None
+        self.channel.flush()
+
+    def recv(self) -> bytes:
+        channel = self.channel
+        while True:
+            try:
+                return channel.conn.recv(65536)
+            except SSL.WantReadError:
+                channel.flush()
+                if channel.eof:
+                    return b""
+                channel.fill()
+            except SSL.ZeroReturnError:
+                return b""
+            except SSL.Error as exc:
+                raise ConnectionEnded(_ssl_reason(exc)) from None
+
+
+class _PlainStream:
+    """The socket before TLS starts (STARTTLS, PostgreSQL's SSLRequest)."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self.sock = sock
+        self.deadline = deadline
+
+    def send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if not select.select([], [self.sock], [], self.deadline.left())[1]:
+                raise ConnectTimeout("the server stopped reading (timeout while sending)")
+            try:
+                view = view[self.sock.send(view) :]
+            except OSError as exc:
+                raise ConnectionEnded(f"the connection was closed ({exc.strerror})") from None
+
+    def recv(self) -> bytes:
+        if not select.select([self.sock], [], [], self.deadline.left())[0]:
+            raise ConnectTimeout(f"the server did not answer within {self.deadline.seconds:g} s")
+        try:
+            return self.sock.recv(65536)
+        except OSError:
+            return b""
 
 
 def _facts(
@@ -389,9 +411,10 @@ def _facts(
     identity: ClientIdentity | None,
     channel: _Channel,
     completed: bool,
-    http_answer: HttpAnswer | None,
+    answers: tuple[HttpAnswer | None, AppAnswer | None],
     failure: str | None,
 ) -> HandshakeFacts:
+    http_answer, app = answers
     names = [n.rfc4514_string() for n in conn.get_client_ca_list(as_cryptography=True)]
     info = observer.request_info()
     received = next((a for a in observer.alerts_received if a != 0), None)
@@ -425,8 +448,13 @@ def _facts(
         alert_received=alert(received) if received is not None else None,
         alert_sent=alert(sent) if sent is not None else None,
         http=http_answer,
+        app=app,
+        alpn=(conn.get_alpn_proto_negotiated() or b"").decode("ascii", "replace") or None,
         closed_without_answer=(
-            http_answer is None and received is None and (channel.eof or channel.reset)
+            http_answer is None
+            and app is None
+            and received is None
+            and (channel.eof or channel.reset)
         ),
         error=failure,
     )

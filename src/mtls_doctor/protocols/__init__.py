@@ -1,0 +1,108 @@
+"""What to say after (or before) the handshake, per application protocol.
+
+A certificate the TLS layer accepts can still be refused by the application
+(PostgreSQL's ``clientcert``, an MQTT broker's ACL), and an HTTP request sent
+to a Redis or MQTT port makes a working certificate look rejected. So each
+target names its protocol (a URL scheme, ``--protocol``, or a well-known
+port), and the conversation module for it speaks just enough to learn
+whether the *application* accepted the client.
+
+This module is data only (no I/O, no heavy imports): the registry of
+protocols, their schemes and their well-known ports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Protocol:
+    """One application protocol over TLS."""
+
+    #: The name ``--protocol`` takes and JSON reports (``redis``).
+    name: str
+    #: How people write it (``Redis``).
+    title: str
+    #: The URL scheme of a target that speaks it (``rediss``).
+    scheme: str
+    default_port: int
+    #: TLS starts after a plain-text exchange (SSLRequest, STARTTLS).
+    starttls: bool = False
+    #: It is HTTP (an HTTP request is sent after the handshake).
+    http: bool = False
+    #: The module (under ``mtls_doctor.protocols``) that holds its conversation.
+    module: str = ""
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in (
+        Protocol(name="https", title="HTTPS", scheme="https", default_port=443, http=True),
+        Protocol(name="tls", title="TLS", scheme="tls", default_port=443),
+        Protocol(name="redis", title="Redis", scheme="rediss", default_port=6379, module="redis"),
+        Protocol(name="mqtt", title="MQTT", scheme="mqtts", default_port=8883, module="mqtt"),
+        Protocol(
+            name="postgres",
+            title="PostgreSQL",
+            scheme="postgres",
+            default_port=5432,
+            starttls=True,
+            module="postgres",
+        ),
+        Protocol(
+            name="smtp", title="SMTP", scheme="smtp", default_port=587, starttls=True, module="mail"
+        ),
+        Protocol(name="smtps", title="SMTP", scheme="smtps", default_port=465, module="mail"),
+        Protocol(
+            name="imap", title="IMAP", scheme="imap", default_port=143, starttls=True, module="mail"
+        ),
+        Protocol(name="imaps", title="IMAP", scheme="imaps", default_port=993, module="mail"),
+        Protocol(name="pop3s", title="POP3", scheme="pop3s", default_port=995, module="mail"),
+        Protocol(
+            name="ldap", title="LDAP", scheme="ldap", default_port=389, starttls=True, module="ldap"
+        ),
+        Protocol(name="ldaps", title="LDAP", scheme="ldaps", default_port=636, module="ldap"),
+    )
+}
+
+#: URL schemes, including the aliases people write.
+SCHEMES: dict[str, str] = {
+    **{p.scheme: p.name for p in PROTOCOLS.values()},
+    "ssl": "tls",
+    "postgresql": "postgres",
+}
+
+#: Ports whose protocol is well known: a bare ``host:port`` speaks it.
+WELL_KNOWN_PORTS: dict[int, str] = {
+    443: "https",
+    8443: "https",
+    4443: "https",
+    9443: "https",
+    5432: "postgres",
+    6379: "redis",
+    6380: "redis",
+    8883: "mqtt",
+    465: "smtps",
+    25: "smtp",
+    587: "smtp",
+    143: "imap",
+    993: "imaps",
+    995: "pop3s",
+    389: "ldap",
+    636: "ldaps",
+}
+
+
+def names() -> list[str]:
+    """The values ``--protocol`` accepts."""
+    return sorted(PROTOCOLS)
+
+
+def example(name: str, host: str, port: int | None = None) -> str:
+    """A working target form for ``name`` (what to suggest to the user)."""
+    proto = PROTOCOLS[name]
+    shown = f"[{host}]" if ":" in host else host
+    tail = "" if port in (None, proto.default_port) else f":{port}"
+    user = "USER@" if name == "postgres" else ""
+    return f"{proto.scheme}://{user}{shown}{tail}"

@@ -1,0 +1,106 @@
+"""SMTP, IMAP and POP3: STARTTLS before the handshake, a greeting or command after it.
+
+SMTP (RFC 5321, RFC 3207): a ``220`` banner, ``EHLO``, ``STARTTLS`` → ``220``;
+after TLS, ``EHLO`` again and a ``250`` means served. IMAP (RFC 9051):
+``* OK`` greeting, ``STARTTLS`` → tagged OK; after TLS a ``CAPABILITY`` that
+is answered OK. POP3 over TLS (RFC 8314): the ``+OK`` greeting. A ``* BYE``,
+``5xx`` or ``-ERR`` after TLS is a refusal. Hand-written: a few text lines
+(``smtplib``/``imaplib`` own their sockets and cannot run over our stream).
+"""
+
+from __future__ import annotations
+
+import re
+
+from mtls_doctor.model import AppAnswer
+from mtls_doctor.protocols.base import StartTLSRefusedError, Stream, first_line, read_until
+from mtls_doctor.tls.target import Target
+
+_SMTP_LAST = re.compile(rb"(?m)^\d{3}(?: [^\r\n]*)?\r?\n")
+_EHLO = b"EHLO mtls-doctor.invalid\r\n"
+
+
+def _smtp_reply(stream: Stream) -> bytes:
+    """A whole (multi-line) SMTP reply: lines ``250-...`` up to ``250 ...``."""
+    return read_until(stream, lambda buf: bool(_SMTP_LAST.search(buf)))
+
+
+def _imap_line(stream: Stream, tag: bytes) -> bytes:
+    """IMAP lines up to the one that starts with ``tag`` (``*`` for the greeting)."""
+
+    def done(buf: bytes) -> bool:
+        return any(line.startswith(tag + b" ") for line in buf.split(b"\r\n")[:-1])
+
+    return read_until(stream, done)
+
+
+def _last(reply: bytes) -> str:
+    lines = [line for line in reply.split(b"\r\n") if line]
+    return first_line(lines[-1]) if lines else "(connection closed)"
+
+
+def before_tls(stream: Stream, target: Target) -> None:
+    """STARTTLS for SMTP or IMAP."""
+    if target.protocol == "smtp":
+        banner = _smtp_reply(stream)
+        if not banner.startswith(b"220"):
+            raise StartTLSRefusedError(f"{target}: no SMTP greeting ({_last(banner)})")
+        stream.send(_EHLO)
+        capabilities = _smtp_reply(stream)
+        if b"STARTTLS" not in capabilities.upper():
+            raise StartTLSRefusedError(f"{target}: the SMTP server does not offer STARTTLS")
+        stream.send(b"STARTTLS\r\n")
+        reply = _smtp_reply(stream)
+        if not reply.startswith(b"220"):
+            raise StartTLSRefusedError(f"{target}: STARTTLS refused ({_last(reply)})")
+        return
+    greeting = _imap_line(stream, b"*")
+    if not greeting.startswith(b"* OK") and not greeting.startswith(b"* PREAUTH"):
+        raise StartTLSRefusedError(f"{target}: no IMAP greeting ({_last(greeting)})")
+    stream.send(b"a1 STARTTLS\r\n")
+    reply = _imap_line(stream, b"a1")
+    if b"a1 OK" not in reply:
+        raise StartTLSRefusedError(f"{target}: STARTTLS refused ({_last(reply)})")
+
+
+def after_tls(stream: Stream, target: Target, common_name: str | None) -> AppAnswer:
+    """Greeting (implicit TLS) and one command, and what the answer says."""
+    name = target.protocol
+    title = "SMTP" if name.startswith("smtp") else "IMAP" if name.startswith("imap") else "POP3"
+    if name.startswith("smtp"):
+        reply = b"220" if name == "smtp" else _smtp_reply(stream)
+        if reply.startswith(b"220"):
+            stream.send(_EHLO)
+            reply = _smtp_reply(stream)
+            if reply.startswith(b"250"):
+                stream.send(b"QUIT\r\n")
+        return _judge(title, reply, reply.startswith(b"250"))
+    if name.startswith("imap"):
+        reply = b"* OK" if name == "imap" else _imap_line(stream, b"*")
+        if reply.startswith((b"* OK", b"* PREAUTH")):
+            stream.send(b"a2 CAPABILITY\r\n")
+            reply = _imap_line(stream, b"a2")
+            if b"a2 OK" in reply:
+                stream.send(b"a3 LOGOUT\r\n")
+                return _judge(title, reply, True)
+        return _judge(title, reply, False)
+    reply = read_until(stream, lambda buf: b"\r\n" in buf)
+    if reply.startswith(b"+OK"):
+        stream.send(b"QUIT\r\n")
+    return _judge(title, reply, reply.startswith(b"+OK"))
+
+
+def _judge(title: str, reply: bytes, ok: bool) -> AppAnswer:
+    said = _last(reply) if reply else "(connection closed)"
+    if ok:
+        return AppAnswer(
+            protocol=title.lower(), accepted=True, said=said, meaning=f"the {title} server answered"
+        )
+    return AppAnswer(
+        protocol=title.lower(),
+        accepted=False,
+        said=said,
+        meaning=f"the {title} server refused the client after TLS"
+        if reply
+        else f"the {title} server closed the connection after TLS without answering",
+    )
