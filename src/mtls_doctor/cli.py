@@ -92,6 +92,10 @@ def _wants_json(argv: Sequence[str]) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mtls-doctor`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):
+        # argparse's help and error text bypass ui.out: never crash on an ASCII console.
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     from mtls_doctor import ui as ui_module
 
     ui = ui_module.UI(json_mode=_wants_json(args_list))
@@ -111,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("mtls-doctor: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # stdout closed early (`| head`): not an error of ours.
+        # stdout closed early and something wrote around ui.out (argparse's --help).
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
@@ -119,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("MTLS_DOCTOR_DEBUG"):
             raise
         ui.internal_error(exc)
-        return 1
+        return ui_module.EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

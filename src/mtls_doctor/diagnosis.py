@@ -141,6 +141,11 @@ class _Checker:
 
     def load(self) -> None:
         request = self.request
+        for flag, value in (("--key", request.key_path), ("--select", request.select)):
+            if value is not None and not request.cert_paths:
+                raise UsageError(
+                    f"{flag} goes with --cert: give the certificate too (--cert FILE {flag} ...)"
+                )
         if request.cert_paths:
             loaded = load_identities(
                 request.cert_paths, key_path=request.key_path, password=request.password
@@ -287,11 +292,19 @@ class _Checker:
             return min(self.identities, key=self._local_rank)
         chosen = [item for item in self.identities if _matches(item, select)]
         if not chosen:
-            available = "; ".join(
-                f"{i.facts.source} ({i.facts.certificate.subject})" for i in self.identities
+            raise UsageError(
+                f"--select {select!r} matches no identity; the candidates: "
+                + candidates(self.identities)
             )
-            raise UsageError(f"--select {select!r} matches no identity; available: {available}")
-        return chosen[0]
+        distinct = {item.facts.certificate.fingerprint_sha256 for item in chosen}
+        if len(distinct) > 1:
+            raise UsageError(
+                f"--select {select!r} matches {len(distinct)} different certificates; "
+                f"name one by file, full serial or 8+ hex digits of its SHA-256 fingerprint: "
+                f"{candidates(chosen)}"
+            )
+        # The same certificate in several files (.pem, .p12): the best-placed copy.
+        return min(chosen, key=self._local_rank)
 
     def _local_rank(self, item: LoadedIdentity) -> tuple[int, float]:
         """Presentable first, then fewer local errors, then the longest-lived."""
@@ -387,6 +400,30 @@ class _Checker:
             checked_at=self.now,
             handshakes=self.handshakes,
         )
+
+
+def candidates(items: list[LoadedIdentity], limit: int = 5) -> str:
+    """A short list of the certificates to choose from: subject, serial, source.
+
+    One entry per certificate (the same one in .pem and .p12 is one choice).
+    """
+
+    def short(text: str, size: int) -> str:
+        return text if len(text) <= size else text[: size - 3] + "..."
+
+    by_certificate: dict[str, list[LoadedIdentity]] = {}
+    for item in items:
+        by_certificate.setdefault(item.facts.certificate.fingerprint_sha256, []).append(item)
+    shown = []
+    for copies in list(by_certificate.values())[:limit]:
+        cert = copies[0].facts.certificate
+        also = f" +{len(copies) - 1} more file(s)" if len(copies) > 1 else ""
+        shown.append(
+            f"{short(cert.subject, 48)} (serial {short(cert.serial, 15)}, "
+            f"{short(copies[0].facts.source, 60)}{also})"
+        )
+    more = len(by_certificate) - limit
+    return "; ".join(shown) + (f"; and {more} more certificates" if more > 0 else "")
 
 
 def _presentable(item: LoadedIdentity) -> bool:

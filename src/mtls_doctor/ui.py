@@ -1,4 +1,8 @@
-"""Where output goes: JSON or text on stdout, errors and progress on stderr."""
+"""Where output goes: JSON or text on stdout, errors and progress on stderr.
+
+stdout goes through :class:`mtls_doctor.terminal.OutputStream` (any
+encoding, a closed pipe); text is wrapped to the terminal's width.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,12 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from mtls_doctor.errors import MtlsDoctorError
+from mtls_doctor.terminal import OutputStream, to_encoding, width
+
+#: Exit code of an unexpected failure (a bug): not one of the contract's 0-3 (EX_SOFTWARE).
+EXIT_INTERNAL = 70
+#: Where to report a bug.
+REPORT_URL = "https://github.com/mtls-doctor/mtls-doctor/issues"
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -19,6 +29,7 @@ class UI:
         self.json_mode = json_mode
         self._console: Console | None = None
         self._error_extra: dict[str, Any] = {}
+        self.out = OutputStream(sys.stdout)
 
     @property
     def console(self) -> Console:
@@ -26,17 +37,23 @@ class UI:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(highlight=False, soft_wrap=True)
+            columns = width(self.out)
+            self._console = Console(
+                file=self.out,  # type: ignore[arg-type]  # a text stream in all but name
+                highlight=False,
+                width=columns,
+                soft_wrap=columns is None,
+            )
         return self._console
 
     def emit_json(self, document: dict[str, Any]) -> None:
         """Write the one JSON document of this run."""
-        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+        self.out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        self.out.flush()
 
     def progress(self, message: str) -> None:
         """A progress line on stderr (never on stdout)."""
-        print(message, file=sys.stderr, flush=True)
+        _stderr(message)
 
     def attach_to_error(self, **known: Any) -> None:
         """What is already known, to print beside an error in JSON mode."""
@@ -47,14 +64,23 @@ class UI:
         message = str(exc)
         if self.json_mode:
             self.emit_json({"error": {"code": exc.code, "message": message}, **self._error_extra})
-        print(f"mtls-doctor: error: {message}", file=sys.stderr)
+        _stderr(f"mtls-doctor: error: {message}")
 
     def internal_error(self, exc: BaseException) -> None:
-        """An unexpected failure: one line, no traceback (MTLS_DOCTOR_DEBUG=1 shows it)."""
+        """An unexpected failure: one line, no traceback (MTLS_DOCTOR_DEBUG=1 shows it).
+
+        Only the exception's type is shown: its text may quote input (a password).
+        """
         message = (
-            f"internal error ({type(exc).__name__}); please report it. "
-            "Set MTLS_DOCTOR_DEBUG=1 for details."
+            f"internal error ({type(exc).__name__}), a bug in mtls-doctor, not a verdict; "
+            f"please report it at {REPORT_URL} (MTLS_DOCTOR_DEBUG=1 shows the traceback)"
         )
         if self.json_mode:
             self.emit_json({"error": {"code": "internal", "message": message}})
-        print(f"mtls-doctor: {message}", file=sys.stderr)
+        _stderr(f"mtls-doctor: {message}")
+
+
+def _stderr(line: str) -> None:
+    """One line on stderr, in whatever encoding it takes."""
+    stream = sys.stderr
+    print(to_encoding(line, getattr(stream, "encoding", None) or "utf-8"), file=stream, flush=True)

@@ -2,7 +2,7 @@
 
 Builds a throwaway lab (a PKI with every failure, and mTLS servers on free
 loopback ports), diagnoses each identity and each server-side case, and
-prints scenario → verdict → the first fix. Exit 0 only when every verdict
+prints scenario -> verdict -> the first fix. Exit 0 only when every verdict
 is the one the lab was built to show. Offline: nothing leaves 127.0.0.1.
 """
 

@@ -105,7 +105,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ui: UI) -> int:
     """Parse, load, apply the rules, render, and map to an exit code."""
     import json
-    import sys
     from datetime import timedelta
 
     from mtls_doctor.causes import Cause
@@ -139,8 +138,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     elif chosen == "sarif":
         from mtls_doctor.render.sarif import sarif_log
 
-        sys.stdout.write(json.dumps(sarif_log(reports), indent=2, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+        ui.out.write(json.dumps(sarif_log(reports), indent=2, ensure_ascii=False) + "\n")
+        ui.out.flush()
     else:
         from mtls_doctor.render.lint_text import lint_reports
 

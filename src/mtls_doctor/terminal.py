@@ -1,0 +1,152 @@
+"""Text that reaches a terminal or a pipe, whatever that terminal can take.
+
+Three things every line of stdout goes through, in one place:
+
+* ``untrusted(text)``: a string from outside (certificate subjects, server
+  answers, file names, configuration text) made inert for rich markup. This
+  is the one function where untrusted text is escaped for a terminal.
+* :class:`OutputStream`: degrades what the stream cannot encode (``LC_ALL=C``
+  with ``PYTHONIOENCODING=ascii``, a cp1252 console) to ASCII look-alikes
+  instead of crashing, and treats a closed pipe (``| head``) as "nobody is
+  reading" rather than an error: the command still finishes and exits with
+  its verdict's code.
+* :func:`width`: how wide to wrap (the terminal's width, or ``COLUMNS``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+#: The non-ASCII characters our own output uses, and what to print instead.
+ASCII_FALLBACK = str.maketrans(
+    {
+        "✓": "+",
+        "✗": "x",
+        "→": "->",
+        "←": "<-",
+        "…": "...",
+        "•": "*",
+        "●": "*",
+        "§": "section ",
+        "·": "-",
+        "—": "--",
+        "\u2013": "-",
+        "≥": ">=",
+        "≤": "<=",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u00d7": "x",
+        "⚠": "!",
+        "│": "|",
+        "─": "-",
+        "└": "`",
+        "├": "|",
+    }
+)
+
+
+def untrusted(text: str) -> str:
+    """A string from outside, safe to embed in rich markup (square brackets are escaped)."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def to_encoding(text: str, encoding: str) -> str:
+    """``text`` as ``encoding`` can carry it: our glyphs in ASCII, anything else escaped."""
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        text = text.translate(ASCII_FALLBACK)
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        return text
+    return text
+
+
+class OutputStream:
+    """A text stream wrapper: encodes what it can, survives a reader that went away."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        #: True once the reader closed the pipe: later output is dropped.
+        self.closed_by_reader = False
+
+    @property
+    def encoding(self) -> str:
+        """The encoding to write in (rich reads it to choose box characters).
+
+        Under the C locale Python writes UTF-8 anyway (PEP 540), but the
+        terminal behind a C locale is taken to be ASCII, as C programs do.
+        """
+        encoding: str = getattr(self._stream, "encoding", None) or "utf-8"
+        if not os.environ.get("PYTHONIOENCODING") and _c_locale():
+            return "ascii"
+        return encoding
+
+    def write(self, text: str) -> int:
+        """Write ``text``, degraded to the stream's encoding; nothing once the pipe is closed."""
+        if self.closed_by_reader:
+            return len(text)
+        try:
+            self._stream.write(to_encoding(text, self.encoding))
+        except BrokenPipeError:
+            self._reader_gone()
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush; a closed pipe is not an error."""
+        if self.closed_by_reader:
+            return
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def isatty(self) -> bool:
+        """Whether the wrapped stream is a terminal (rich decides on colour with it)."""
+        try:
+            return self._stream.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def fileno(self) -> int:
+        """The wrapped stream's descriptor."""
+        return self._stream.fileno()
+
+    def _reader_gone(self) -> None:
+        # Point fd 1 at /dev/null so the interpreter's final flush cannot fail again.
+        self.closed_by_reader = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+def _c_locale() -> bool:
+    """The locale that applies to characters is C / POSIX (no character set beyond ASCII)."""
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return value in ("C", "POSIX")
+    return False
+
+
+def width(stream: OutputStream | None = None) -> int | None:
+    """Columns to wrap at: ``COLUMNS`` or the terminal's width; None for a pipe (no wrapping)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) >= 20:
+        return int(columns)
+    target = stream if stream is not None else sys.stdout
+    if target.isatty():
+        try:
+            return max(20, os.get_terminal_size(target.fileno()).columns)
+        except (OSError, ValueError):
+            return 80
+    return None
