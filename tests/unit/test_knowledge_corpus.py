@@ -76,3 +76,60 @@ def test_every_corpus_line_is_explained_right() -> None:
     print(report)
     details = "\n".join(f"{c.file}:{c.number}: {why}: {c.text[:120]}" for c, why in failures)
     assert not failures, f"{report}\n{details}"
+
+
+#: The families issue 16 found missing, by the entries that explain them.
+FAMILIES = {
+    "curl -v trace": {
+        "curl.trace_alert_received", "curl.trace_alert_sent", "curl.expired_alert_as_60",
+    },
+    "GnuTLS clients": {
+        "gnutls.received_alert", "gnutls.handshake_failed_alert",
+        "gnutls.handshake_failed_terminated", "gnutls.sent_certificates", "gnutls.key_file_error",
+    },
+    "bad CertificateVerify signature": {
+        "openssl.bad_signature", "nginx.bad_signature", "apache.bad_signature",
+    },
+    "nginx $ssl_client_verify": {"nginx.ssl_client_verify_failed"},
+    "interstitial and platform texts": {
+        "chrome.bad_ssl_client_auth_cert", "dotnet.tls_alert",
+        "dotnet.no_eligible_client_certificate", "dotnet.client_certificate_skipped",
+    },
+    "false match (server's certificate)": {
+        "python.server_certificate_verify_failed", "go.x509_unknown_authority",
+        "go.x509_unknown_authority_rotated", "curl.server_certificate_problem",
+    },
+}  # fmt: skip
+
+
+def test_every_family_has_corpus_lines_that_are_not_the_entries_examples() -> None:
+    from mtls_doctor.knowledge import load_knowledge
+
+    examples = {line for entry in load_knowledge().entries for line in entry.examples}
+    for family, ids in FAMILIES.items():
+        fresh = [
+            line.text
+            for line in read_corpus()
+            if line.text not in examples and {m.entry.id for m in explain(line.text).matches} & ids
+        ]
+        assert len(fresh) >= 3, f"{family}: only {fresh}"
+
+
+def test_a_client_refusing_the_servers_certificate_names_no_cause_of_yours() -> None:
+    lines = [
+        "ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+        "failed: unable to get local issuer certificate (_ssl.c:1006)",
+        "curl: (60) SSL certificate problem: unable to get local issuer certificate",
+        "x509: certificate signed by unknown authority",
+        "* TLSv1.3 (OUT), TLS alert, unknown CA (560):",
+    ]
+    for line in lines:
+        [match] = explain(line).matches
+        assert (match.scope, match.causes) == ("server_certificate", ()), line
+    # The same words in a server's log are about the client's certificate.
+    server = explain(
+        "http: TLS handshake error from 10.0.0.5:41234: tls: failed to verify certificate: "
+        "x509: certificate signed by unknown authority"
+    )
+    assert server.matches[0].scope == "client_certificate"
+    assert server.matches[0].causes

@@ -82,6 +82,8 @@ class Entry:
     alert: int | None
     scope: str
     if_server_wrote: str | None
+    #: For ``either`` lines no writer rule recognises: assume this side wrote it.
+    unknown_writer: str | None
     cannot_distinguish: str | None
     next_step: str
     reference: str
@@ -210,10 +212,13 @@ def _entry(item: Mapping[str, Any], file: str) -> Entry:
     if_server = item.get("if_server_wrote")
     if if_server not in (None, "client_certificate", "server_certificate"):
         raise KnowledgeError(f"{where}: bad if_server_wrote {if_server!r}")
+    unknown_writer = item.get("unknown_writer")
+    if unknown_writer not in (None, "client", "server"):
+        raise KnowledgeError(f"{where}: unknown_writer must be 'client' or 'server'")
     unknown = set(item) - {
         "id", "source", "program", "layer", "pattern", "priority", "said", "meaning", "causes",
-        "derive", "alert", "scope", "if_server_wrote", "cannot_distinguish", "next_step",
-        "reference", "examples",
+        "derive", "alert", "scope", "if_server_wrote", "unknown_writer", "cannot_distinguish",
+        "next_step", "reference", "examples",
     }  # fmt: skip
     if unknown:
         raise KnowledgeError(f"{where}: unknown field(s) {sorted(unknown)}")
@@ -232,6 +237,7 @@ def _entry(item: Mapping[str, Any], file: str) -> Entry:
         alert=None if alert is None else int(alert),
         scope=scope,
         if_server_wrote=if_server,
+        unknown_writer=unknown_writer,
         cannot_distinguish=item.get("cannot_distinguish"),
         next_step=_text(item, "next_step", where),
         reference=_text(item, "reference", where),
@@ -324,6 +330,9 @@ def find_alert(kb: Knowledge, text: str) -> Alert | None:
 
 
 def _alert_from(kb: Knowledge, found: re.Match[str], line: str) -> Alert | None:
+    record = found.groupdict().get("alert_record")
+    if record:  # level * 256 + description, as curl's trace prints it
+        return kb.alerts.get(int(record) % 256)
     group = found.groupdict().get("alert")
     if group:
         if group.isdigit():
@@ -417,7 +426,7 @@ def read_line(kb: Knowledge, line: str) -> Reading | None:
     scope = entry.scope
     notes: list[str] = []
     if scope == "either" and entry.if_server_wrote is not None:
-        writer = writer_of(kb, line)
+        writer = writer_of(kb, line) or entry.unknown_writer
         if writer == "server":
             scope = entry.if_server_wrote
         elif writer == "client":

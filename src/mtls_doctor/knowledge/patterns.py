@@ -96,9 +96,51 @@ def _group_end(pattern: str, start: int) -> int:
     return -1
 
 
+def _leading_group(branch: str, end: int) -> list[str] | None:
+    """Needles of a group that opens the branch (None when optional or a lookaround)."""
+    if (
+        end < 0
+        or branch[end + 1 : end + 2] in ("*", "?", "{")
+        or branch.startswith(("(?=", "(?!", "(?<=", "(?<!"))
+    ):
+        return None
+    inner = branch[1:end]
+    if inner.startswith("?:"):
+        inner = inner[2:]
+    elif inner.startswith("?P<"):
+        inner = inner[inner.index(">") + 1 :]
+    elif inner.startswith("?"):
+        return None
+    return needles(inner)
+
+
+def _skip_quantifier(branch: str, i: int) -> int:
+    """The index after a quantifier at ``i`` (``*``, ``+``, ``?``, ``{m,n}``, lazy or not)."""
+    if branch[i : i + 1] == "{":
+        close = branch.find("}", i)
+        i = len(branch) if close < 0 else close + 1
+    elif branch[i : i + 1] in ("*", "+", "?"):
+        i += 1
+    if branch[i : i + 1] == "?":
+        i += 1
+    return i
+
+
 def _branch_needles(branch: str) -> list[str] | None:
-    """Literal texts one of which any match of ``branch`` must contain (None: unknown)."""
+    """Literal texts one of which any match of ``branch`` must contain (None: unknown).
+
+    The longest run of mandatory literal characters outside groups; when it
+    is too short and the branch opens with a group, that group's needles.
+    """
+    runs: list[str] = []
     literal: list[str] = []
+    lead: list[str] | None = None
+
+    def close() -> None:
+        if literal:
+            runs.append("".join(literal))
+            literal.clear()
+
     i = 0
     while i < len(branch):
         char = branch[i]
@@ -106,41 +148,48 @@ def _branch_needles(branch: str) -> list[str] | None:
             if i + 1 >= len(branch):
                 break
             nxt = branch[i + 1]
-            if nxt in "bB" and not literal:
-                i += 2
+            if nxt.isalnum():  # \b, \d, \s, ...: not literal text
+                close()
+                i = _skip_quantifier(branch, i + 2)
                 continue
-            if nxt.isalnum():
-                break
             char, step = nxt, 2
-        elif char == "(" and not literal:
+        elif char == "(":
             end = _group_end(branch, i)
-            if (
-                end < 0
-                or branch[end + 1 : end + 2] in ("*", "?", "{")
-                or branch.startswith(("(?=", "(?!", "(?<=", "(?<!"), i)
-            ):
+            if end < 0:
                 return None
-            inner = branch[i + 1 : end]
-            if inner.startswith("?:"):
-                inner = inner[2:]
-            elif inner.startswith("?P<"):
-                inner = inner[inner.index(">") + 1 :]
-            elif inner.startswith("?"):
+            if i == 0:
+                lead = _leading_group(branch, end)
+            close()
+            i = _skip_quantifier(branch, end + 1)
+            continue
+        elif char == "[":
+            close()
+            end = branch.find("]", i + (3 if branch.startswith("[^]", i) else 2))
+            if end < 0:
                 return None
-            return needles(inner)
+            i = _skip_quantifier(branch, end + 1)
+            continue
         elif char in _SPECIAL:
-            break
+            close()
+            i = _skip_quantifier(branch, i + 1) if char in "{*+?" else i + 1
+            continue
         else:
             step = 1
         following = branch[i + step : i + step + 1]
         if following in ("*", "?", "{"):
-            break
+            close()  # an optional character belongs to no run
+            i = _skip_quantifier(branch, i + step)
+            continue
         literal.append(char)
         i += step
         if following == "+":
-            break
-    text = "".join(literal).lower()
-    return [text] if len(text) >= _MIN_NEEDLE else None
+            close()
+            i = _skip_quantifier(branch, i)
+    close()
+    best = max(runs, key=len, default="").lower()
+    if len(best) >= _MIN_NEEDLE:
+        return [best]
+    return lead
 
 
 def _expand_choice(branch: str, budget: int = 16) -> list[str]:
