@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from mtls_doctor.model import CertFacts
@@ -74,6 +75,10 @@ class CrlNode:
     issuer: str
     #: Fingerprints of the certificates whose key signed it (usually one).
     signed_by: tuple[str, ...] = ()
+    this_update: datetime | None = None
+    next_update: datetime | None = None
+    #: Serial numbers it lists, lower-case hex (as :attr:`CertFacts.serial`).
+    revoked: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from mtls_doctor.graph import CrlNode, IssuanceGraph, Node, Source
+from mtls_doctor.model import CertFacts
 from mtls_doctor.x509facts import cert_facts, is_issued_by
 
 _SHA256 = hashes.SHA256()
@@ -27,8 +29,10 @@ class GraphBuilder:
     certificates: dict[str, x509.Certificate] = field(default_factory=dict)
     sources: dict[str, set[Source]] = field(default_factory=dict)
     crls: dict[str, x509.CertificateRevocationList] = field(default_factory=dict)
-    #: Signature checks already made, so each pair is verified once per run.
-    _checked: dict[tuple[str, str], bool] = field(default_factory=dict)
+    #: Signature checks already made, so each pair is verified once per run (may be
+    #: shared by several builders: lint-server builds one graph per server block).
+    checked: dict[tuple[str, str], bool] = field(default_factory=dict)
+    _facts: dict[str, CertFacts] = field(default_factory=dict)
 
     def add(self, certs: Iterable[x509.Certificate], source: Source) -> list[str]:
         """Add certificates found in ``source``; returns their fingerprints."""
@@ -51,9 +55,9 @@ class GraphBuilder:
 
     def _issued(self, issuer: str, subject: str) -> bool:
         key = (issuer, subject)
-        if key not in self._checked:
-            self._checked[key] = is_issued_by(self.certificates[subject], self.certificates[issuer])
-        return self._checked[key]
+        if key not in self.checked:
+            self.checked[key] = is_issued_by(self.certificates[subject], self.certificates[issuer])
+        return self.checked[key]
 
     def graph(self) -> IssuanceGraph:
         """The graph of everything added so far."""
@@ -66,10 +70,10 @@ class GraphBuilder:
             for issuer in by_name.get(cert.issuer, ())
             if self._issued(issuer, fp)
         ]
-        nodes = [
-            Node(cert_facts(cert), frozenset(self.sources[fp]))
-            for fp, cert in self.certificates.items()
-        ]
+        for fp, cert in self.certificates.items():
+            if fp not in self._facts:
+                self._facts[fp] = cert_facts(cert)
+        nodes = [Node(self._facts[fp], frozenset(self.sources[fp])) for fp in self.certificates]
         crls = [
             CrlNode(
                 fp=fp,
@@ -79,6 +83,9 @@ class GraphBuilder:
                     for issuer in by_name.get(crl.issuer, ())
                     if _crl_signed(crl, self.certificates[issuer])
                 ),
+                this_update=crl.last_update_utc.astimezone(UTC),
+                next_update=(crl.next_update_utc.astimezone(UTC) if crl.next_update_utc else None),
+                revoked=frozenset(format(r.serial_number, "x") for r in crl),
             )
             for fp, crl in self.crls.items()
         ]

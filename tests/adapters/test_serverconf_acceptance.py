@@ -12,13 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from mtls_doctor.bundle import load_identities
 from mtls_doctor.causes import Cause
 from mtls_doctor.lab.pki import LabPKI, build_crl
-from mtls_doctor.serverconf.acceptance import (
-    VerifyError,
-    ignored_by_policy,
-    judge_identity,
-    judge_issuing_ca,
-    openssl_order,
-)
+from mtls_doctor.rules.verify_policy import VerifyError, ignored_by_policy, openssl_order
+from mtls_doctor.serverconf.acceptance import judge_identity, judge_issuing_ca
 from mtls_doctor.serverconf.facts import (
     ConfigFile,
     CrlCheck,
@@ -30,6 +25,7 @@ from mtls_doctor.serverconf.facts import (
     Where,
 )
 from mtls_doctor.serverconf.material import LoadedBlock, MaterialLoader, load_certificates
+from mtls_doctor.x509errors import X509Error
 from tests.conftest import LAB_NOW
 
 HERE = Where(file="/etc/x.conf", line=1)
@@ -146,7 +142,7 @@ def test_issuing_ca(lab: LabPKI, tmp_path: Path) -> None:
 
 
 def error(code: int, depth: int) -> VerifyError:
-    return VerifyError(code, depth, Cause.UNTRUSTED_ISSUER, f"{code}@{depth}")
+    return VerifyError(X509Error(code), depth, Cause.UNTRUSTED_ISSUER, f"{code}@{depth}")
 
 
 @pytest.mark.parametrize(

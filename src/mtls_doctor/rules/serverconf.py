@@ -43,6 +43,7 @@ from mtls_doctor.serverconf.facts import (
     VerifyMode,
     Where,
 )
+from mtls_doctor.x509errors import X509Error
 
 DEFAULT_WARN_DAYS = 30
 #: CRLs live days, not years: warn this long before nextUpdate.
@@ -949,29 +950,6 @@ def check_scoped_verify(ctx: Context) -> list[Finding]:
     return findings
 
 
-#: OpenSSL X509_V_ERR_* numbers HAProxy users write in crt-ignore-err / ca-ignore-err.
-X509_ERRORS: dict[int, str] = {
-    2: "unable to get issuer certificate",
-    3: "unable to get certificate CRL",
-    9: "certificate is not yet valid",
-    10: "certificate has expired",
-    11: "CRL is not yet valid",
-    12: "CRL has expired",
-    18: "self-signed certificate",
-    19: "self-signed certificate in certificate chain",
-    20: "unable to get local issuer certificate",
-    21: "unable to verify the first certificate",
-    22: "certificate chain too long",
-    23: "certificate revoked",
-    24: "invalid CA certificate",
-    26: "unsupported certificate purpose",
-    33: "unable to get CRL issuer certificate",
-    66: "EE certificate key too weak",
-    67: "CA certificate key too weak",
-    68: "CA signature digest algorithm too weak",
-}
-
-
 def check_ignored_errors(ctx: Context) -> list[Finding]:
     """HAProxy crt-ignore-err / ca-ignore-err."""
     findings = []
@@ -997,7 +975,7 @@ def check_ignored_errors(ctx: Context) -> list[Finding]:
             )
             continue
         names = ", ".join(
-            f"{v} ({X509_ERRORS[int(v)]})" if v.isdigit() and int(v) in X509_ERRORS else v
+            f"{v} ({known.text})" if v.isdigit() and (known := X509Error.parse(v)) else v
             for v in item.values
         )
         findings.append(

@@ -119,12 +119,15 @@ def _judge_blocks(
     identity: LoadedIdentity | None,
     issuing: Sequence[Sequence[x509.Certificate]],
     candidates: Sequence[x509.Certificate],
+    signatures: dict[tuple[str, str], bool],
 ) -> tuple[list[Finding], BlockReport]:
     findings: list[Finding] = []
     verdict = None
     where = block.where
     if identity is not None:
-        verdict = judge_identity(block, loaded, identity, now, candidates=candidates).verdict
+        verdict = judge_identity(
+            block, loaded, identity, now, candidates=candidates, checked=signatures
+        ).verdict
         if verdict.cause not in (Cause.ACCEPTED, Cause.CLIENT_AUTH_NOT_REQUESTED):
             findings.append(
                 Finding(
@@ -138,7 +141,7 @@ def _judge_blocks(
             )
     issuing_verdicts = []
     for chain in issuing:
-        judgement = judge_issuing_ca(block, loaded, chain, now)
+        judgement = judge_issuing_ca(block, loaded, chain, now, checked=signatures)
         subject = chain[0].subject.rfc4514_string()
         issuing_verdicts.append((subject, judgement.verdict))
         cause = judgement.verdict.cause
@@ -186,7 +189,9 @@ def lint_config(
         findings = list(
             check_block(block, loaded.material, now, warn_days=warn_days, crl_warn=crl_warn)
         )
-        extra, report = _judge_blocks(block, loaded, now, identity, issuing, candidates)
+        extra, report = _judge_blocks(
+            block, loaded, now, identity, issuing, candidates, loader.signatures
+        )
         blocks.append(replace(report, findings=(*findings, *extra)))
     return LintReport(
         config=config,

@@ -136,6 +136,8 @@ class MaterialLoader:
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, bool], _Read] = {}
+        #: Signature checks of the issuance graphs built on these files (blocks share files).
+        self.signatures: dict[tuple[str, str], bool] = {}
 
     def _read(self, config: ConfigFile) -> _Read:
         key = (config.path, config.role.is_directory)
