@@ -45,6 +45,9 @@ TLS13_VERDICT_WAIT = 0.5
 #: TLS only (no application data): how long to wait for a TLS 1.3 server's alert.
 TLS_GRACE = 1.0
 _NEW_SESSION_TICKET = 4
+#: Alerts that are no refusal (RFC 8446 6.1): close_notify, and user_canceled, which
+#: Java's JSSE sends before close_notify when it closes a connection it served.
+NOT_REFUSALS = frozenset({0, 90})
 _TLS_RECORD_TYPES = {20, 21, 22, 23}
 _VERSIONS = {"1.2": SSL.TLS1_2_VERSION, "1.3": SSL.TLS1_3_VERSION}
 
@@ -417,7 +420,7 @@ def _facts(
     http_answer, app = answers
     names = [n.rfc4514_string() for n in conn.get_client_ca_list(as_cryptography=True)]
     info = observer.request_info()
-    received = next((a for a in observer.alerts_received if a != 0), None)
+    received = next((a for a in observer.alerts_received if a not in NOT_REFUSALS), None)
     sent = next((a for a in observer.alerts_sent if a != 0), None)
     version = conn.get_protocol_version_name() if observer.server_hello_seen else None
     if not observer.server_hello_seen and received is not None:
