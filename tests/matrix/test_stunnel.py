@@ -1,0 +1,88 @@
+"""stunnel (OpenSSL) requiring a client certificate in front of a plain HTTP application.
+
+stunnel checks the chain itself (``verifyChain``, ``requireCert``, the
+intermediate's CRL) and logs each verdict ("Rejected by CERT at depth=N",
+"Certificate accepted at depth=0"); the application behind it only sees
+the requests stunnel lets through.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mtls_doctor.causes import Cause
+from mtls_doctor.lab.pki import LabPKI
+from tests.matrix.conftest import Truth, assert_agrees, assert_probe, cases, root_name
+from tests.servers.real import RunningServer, ServerRunner
+from tests.servers.web import start_http_backend, start_stunnel
+
+pytestmark = pytest.mark.realserver
+
+C = Cause
+#: The application behind stunnel answered (Python's http.server logs each request).
+SERVED = r'"GET / HTTP/1\.1" 200'
+
+
+def _rejected(error: str, depth: int, name: str) -> str:
+    return rf"Pre-verification error: {error}\s.*Rejected by CERT at depth={depth}: .*{name}"
+
+
+TRUTH = {
+    "good-ecdsa": Truth(C.ACCEPTED, SERVED),
+    "expired": Truth(C.CERTIFICATE_EXPIRED, _rejected("certificate has expired", 0, "expired@")),
+    "not-yet-valid": Truth(
+        C.CERTIFICATE_NOT_YET_VALID, _rejected("certificate is not yet valid", 0, "not-yet")
+    ),
+    "revoked": Truth(C.CERTIFICATE_REVOKED, _rejected("certificate revoked", 0, "revoked@")),
+    "untrusted": Truth(
+        C.UNTRUSTED_ISSUER, _rejected("self-signed certificate in certificate chain", 1, "Unrel")
+    ),
+    "rotated": Truth(
+        C.ISSUER_ROTATED, _rejected("self-signed certificate in certificate chain", 1, "Lab Root")
+    ),
+    "missing-intermediate": Truth(
+        C.MISSING_INTERMEDIATE, _rejected("unable to get local issuer certificate", 0, "missing")
+    ),
+    "no-client-auth": Truth(
+        C.WRONG_KEY_USAGE, _rejected("unsuitable certificate purpose", 0, "no-client-auth@")
+    ),
+    "mismatched-key": Truth(C.PRIVATE_KEY_MISMATCH, None),
+    "rsa-1024": Truth(C.UNSUPPORTED_KEY, _rejected("EE certificate key too weak", 0, "rsa-1024@")),
+    None: Truth(C.NO_CERTIFICATE_SENT, r"peer did not return a certificate"),
+}
+
+
+@pytest.fixture(scope="module")
+def stunnel_http(
+    module_servers: ServerRunner, matrix_lab: LabPKI
+) -> tuple[RunningServer, RunningServer]:
+    """stunnel and the HTTP application behind it, shared by the module."""
+    backend = module_servers(start_http_backend)
+    tunnel = module_servers(
+        start_stunnel,
+        cert=matrix_lab.server_pem,
+        key=matrix_lab.server_key_file,
+        ca_file=matrix_lab.client_ca_bundle,
+        backend=backend.port,
+        crl=matrix_lab.crl_file,
+    )
+    return tunnel, backend
+
+
+@pytest.mark.parametrize(("identity", "truth"), cases(TRUTH))
+def test_check_agrees_with_stunnel(
+    identity: str | None,
+    truth: Truth,
+    stunnel_http: tuple[RunningServer, RunningServer],
+    matrix_lab: LabPKI,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert_agrees(capsys, stunnel_http, matrix_lab, identity, truth)
+
+
+def test_probe_stunnel(
+    stunnel_http: tuple[RunningServer, RunningServer],
+    matrix_lab: LabPKI,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert_probe(capsys, stunnel_http[0].target, [root_name(matrix_lab)])
