@@ -72,10 +72,7 @@ def test_check_agrees_with_caddy_by_name(
     assert_agrees(capsys, caddy, matrix_lab, identity, truth, target, "--connect-to", "127.0.0.1")
 
 
-@pytest.mark.parametrize(
-    ("identity", "truth"),
-    cases(BY_IP, xfail={None: "421 Misdirected Request is read as served (issue 13, item 3)"}),
-)
+@pytest.mark.parametrize(("identity", "truth"), cases(BY_IP))
 def test_check_agrees_with_caddy_by_ip(
     identity: str | None,
     truth: Truth,

@@ -22,7 +22,7 @@ from tests.servers.web import start_lighttpd
 
 pytestmark = pytest.mark.realserver
 
-SERVED = r"resp: HTTP/1\.1 200 OK"
+SERVED = r"resp: (HTTP/1\.1 200 OK|:status: 200)"
 C = Cause
 
 OPENSSL = {

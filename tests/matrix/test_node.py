@@ -64,10 +64,6 @@ APP = {
     # Node reports a missing certificate as UNABLE_TO_GET_ISSUER_CERT.
     None: Truth(C.NO_CERTIFICATE_SENT, r"refused: UNABLE_TO_GET_ISSUER_CERT"),
 }
-APP_XFAIL = {
-    "rotated": "a 403 whose body carries the verify reason (SELF_SIGNED_CERT_IN_CHAIN) is read "
-    "as an access rule, rejected_by_application (issue 13, item 3)",
-}
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +85,7 @@ def test_check_agrees_with_node_tls_layer(
     assert_agrees(capsys, node["tls"], matrix_lab, identity, truth)
 
 
-@pytest.mark.parametrize(("identity", "truth"), cases(APP, xfail=APP_XFAIL))
+@pytest.mark.parametrize(("identity", "truth"), cases(APP))
 def test_check_agrees_with_node_app_403(
     identity: str | None,
     truth: Truth,
