@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from mtls_doctor.graph import IssuanceGraph, Node, Source
 from mtls_doctor.model import CertFacts, Severity
 from mtls_doctor.rules.serverconf import (
     RULES,
@@ -50,6 +51,19 @@ UNRELATED = ca("CN=Other", fingerprint_sha256="o" * 64, subject_key_id="o1")
 LEAF = replace(
     ca("CN=leaf", "CN=Inter", fingerprint_sha256="l" * 64), is_ca=False, authority_key_id="i1"
 )
+
+
+def signed_graph(trusted: tuple[CertFacts, ...]) -> IssuanceGraph:
+    """The verified graph, with "signed" standing for: the name and the key ids match."""
+    edges = [
+        (issuer.fingerprint_sha256, cert.fingerprint_sha256)
+        for cert in trusted
+        for issuer in trusted
+        if issuer.subject == cert.issuer
+        and (issuer is cert) == cert.self_signed
+        and cert.authority_key_id in (None, issuer.subject_key_id)
+    ]
+    return IssuanceGraph.of((Node(c, frozenset({Source.SERVER_CA})) for c in trusted), edges)
 
 
 def at(line: int) -> Where:
@@ -118,7 +132,7 @@ class Case:
                 )
             )
         )
-        return block, material
+        return block, replace(material, graph=signed_graph(material.trusted))
 
 
 CRL = FileRole.CRL

@@ -12,8 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from mtls_doctor.model import CertFacts, Finding, Verdict
+
+if TYPE_CHECKING:
+    from mtls_doctor.graph import IssuanceGraph
 
 
 class ServerKind(StrEnum):
@@ -263,6 +267,8 @@ class BlockMaterial:
     """The contents of every file a block names."""
 
     files: tuple[FileFacts, ...] = ()
+    #: The trusted certificates and who signed whom (signatures checked by the loader).
+    graph: IssuanceGraph | None = None
 
     def of(self, *roles: FileRole) -> tuple[FileFacts, ...]:
         """Files of the given roles."""

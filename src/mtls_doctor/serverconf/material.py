@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from mtls_doctor.errors import InputError
 from mtls_doctor.files import FileFault, FileReadError, read_regular_file
+from mtls_doctor.graph import Source
+from mtls_doctor.graphbuild import GraphBuilder
 from mtls_doctor.serverconf.facts import (
     BlockMaterial,
     ConfigFile,
@@ -182,7 +184,10 @@ class MaterialLoader:
                     crls=tuple(crl_facts(c, trusted) for c in read.crls),
                 )
             )
-        return LoadedBlock(BlockMaterial(files=tuple(files)), tuple(trusted), tuple(crls))
+        builder = GraphBuilder(checked=self.signatures)
+        builder.add(trusted, Source.SERVER_CA)
+        material = BlockMaterial(files=tuple(files), graph=builder.graph())
+        return LoadedBlock(material, tuple(trusted), tuple(crls))
 
 
 def crl_signer(
