@@ -7,7 +7,8 @@ Two logs, written at bench time into a scratch folder:
 - 64 MiB of nothing but TLS alert lines (every line is matched in full: the
   worst case, quadratic before).
 
-Each run is one whole process; peak RSS is the child's ``ru_maxrss``.
+Each run is one whole process; peak RSS is the child's ``ru_maxrss``. Lines
+per CPU second are quoted too: on a shared machine wall time depends on load.
 Usage: python bench/explain.py [--size-mib N] [--alerts-mib N]
 """
 
@@ -88,12 +89,14 @@ def measure(path: Path, lines: int) -> str:
     _, _, usage = os.wait4(child.pid, 0)
     child.returncode = 0  # reaped above
     seconds = time.perf_counter() - started
+    cpu = usage.ru_utime + usage.ru_stime
     document = json.loads(output)
     assert document["lines_read"] == lines, (document["lines_read"], lines)
     counted = sum(m["count"] for m in document["matches"])
     return (
         f"{path.stat().st_size / 2**20:6.0f} MiB {lines:>10,} lines {seconds:6.1f} s "
-        f"{lines / seconds:>9,.0f} lines/s, peak RSS {usage.ru_maxrss / 1024:.0f} MB "
+        f"{lines / seconds:>9,.0f} lines/s ({lines / cpu:,.0f} per CPU second), "
+        f"peak RSS {usage.ru_maxrss / 1024:.0f} MB "
         f"({len(document['matches'])} messages, {counted:,} lines matched)"
     )
 
@@ -101,16 +104,18 @@ def measure(path: Path, lines: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024, help="typical log size")
-    parser.add_argument("--alerts-mib", type=int, default=64, help="all-alert log size")
+    parser.add_argument(
+        "--alerts-mib", type=int, nargs="+", default=[16, 64], help="all-alert log sizes"
+    )
     args = parser.parse_args()
     weighted = [text for weight, text in TYPICAL for _ in range(weight)]
     print(f"cpus available: {len(os.sched_getaffinity(0))}")
     with TemporaryDirectory(prefix="mtls-bench-explain-") as scratch:
-        alerts = Path(scratch) / "alerts.log"
-        print(
-            "all alert lines:  ", measure(alerts, write_log(alerts, args.alerts_mib << 20, ALERTS))
-        )
-        alerts.unlink()
+        for size in args.alerts_mib:  # two sizes: the time must grow linearly
+            alerts = Path(scratch) / "alerts.log"
+            lines = write_log(alerts, size << 20, ALERTS)
+            print("all alert lines:  ", measure(alerts, lines))
+            alerts.unlink()
         typical = Path(scratch) / "error.log"
         lines = write_log(typical, args.size_mib << 20, weighted)
         print("typical nginx log:", measure(typical, lines))
