@@ -49,11 +49,16 @@ ASCII_FALLBACK = str.maketrans(
 )
 
 
+#: Control characters (C0 but tab, DEL, C1) shown as visible escapes: ESC would
+#: let untrusted text recolour, move or retitle the user's terminal.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x09}
+
+
 def untrusted(text: str) -> str:
-    """A string from outside, safe to embed in rich markup (square brackets are escaped)."""
+    """A string from outside, inert on a terminal: controls shown as ``\\x1b``, markup escaped."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(text.translate(_CONTROLS))
 
 
 def to_encoding(text: str, encoding: str) -> str:

@@ -195,3 +195,21 @@ def test_devices_and_fifos_are_refused_at_once(tmp_path: Path) -> None:
         )  # fmt: skip
     assert done.returncode == 2
     assert json.loads(done.stdout)["error"]["code"] == "input"
+
+
+def test_terminal_escapes_in_the_input_are_shown_not_obeyed() -> None:
+    line = "curl: (56) OpenSSL SSL_read: \x1b]0;pwned\x07\x1b[2J tlsv1 alert unknown ca, errno 0"
+    text = run_process("explain", input_text=line + "\n")
+    assert text.code == 1
+    assert "\x1b" not in text.out and "\x07" not in text.out
+    assert "\\x1b]0;pwned\\x07\\x1b[2J" in text.out
+    as_json = run_process("explain", "--json", input_text=line + "\n")
+    assert json.loads(as_json.out)["matches"][0]["text"] == line
+
+
+def test_skipped_lines_are_said_in_text(tmp_path: Path) -> None:
+    log = tmp_path / "error.log"
+    log.write_text(NGINX_LOG)
+    result = run_process("explain", "--tail", "1", "--file", str(log))
+    assert "after skipping 3" in result.out
+    assert "line 4" in result.out

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 
 from mtls_doctor.causes import CATALOGUE
+from mtls_doctor.terminal import untrusted
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -41,7 +42,7 @@ def match_block(console: Console, match: Match) -> None:
     console.print(
         f"[bold]● {escape(entry.program)}[/] [dim]({escape(entry.layer)}, {_where(match)})[/]"
     )
-    console.print(f"  [dim]“{escape(_shorten(match.text))}”[/]")
+    console.print(f"  [dim]“{untrusted(_shorten(match.text))}”[/]")
     console.print(f"  [bold]Said[/]       {escape(match.said)}")
     console.print(f"  [bold]Meaning[/]    {escape(entry.meaning)}")
     if match.scope in _SCOPE_NOTE:
@@ -59,6 +60,11 @@ def match_block(console: Console, match: Match) -> None:
 
 def render(console: Console, result: Explanation, *, generic_next_step: str) -> None:
     """The ``explain`` output."""
+    if result.lines_skipped:
+        console.print(
+            f"[dim]Read {result.lines_read:,} lines after skipping {result.lines_skipped:,} "
+            "(--since / --tail).[/]"
+        )
     if not result.known:
         console.print("[yellow]?[/] Not a client-certificate error I know.")
         console.print(f"  [bold]Next[/]  {escape(generic_next_step)}")
