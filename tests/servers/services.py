@@ -8,12 +8,21 @@ certificates and logs to a file the test can read.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
-from tests.servers.real import LOOPBACK, RunningServer, _launch, _Plan, require_binary
+from tests.servers.real import (
+    LOOPBACK,
+    RunningServer,
+    ServerStartError,
+    _launch,
+    _Plan,
+    require_binary,
+)
 
 
 def _private_copy(directory: Path, key: Path, name: str = "server.key") -> Path:
@@ -32,14 +41,18 @@ def start_redis(
     ca_file: Path,
     auth_clients: str = "yes",
     password: str | None = None,
+    plain: bool = False,
 ) -> RunningServer:
-    """``redis-server`` with TLS only (``port 0``), ``tls-auth-clients`` yes/optional/no."""
+    """``redis-server`` with TLS only (``port 0``), ``tls-auth-clients`` yes/optional/no.
+
+    ``plain``: no TLS at all on the port (a Redis someone points a TLS client at).
+    """
     binary = require_binary("redis-server")
 
     def prepare(directory: Path, port: int) -> _Plan:
         lines = [
-            "port 0",
-            f"tls-port {port}",
+            f"port {port}" if plain else "port 0",
+            "tls-port 0" if plain else f"tls-port {port}",
             f"bind {LOOPBACK}",
             f"dir {directory}",
             f"logfile {directory / 'redis.log'}",
@@ -131,27 +144,30 @@ def start_postgres(
     user = "postgres" if os.geteuid() == 0 else None
 
     def prepare(directory: Path, port: int) -> _Plan:
-        data = directory / "data"
+        # The server's own files live where its user can reach them (pytest's tmp is 0700 root).
+        home = Path(tempfile.mkdtemp(prefix="mtls-doctor-pg-")) if user else directory
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
+        crt, ca = home / "server.crt", home / "client-ca.pem"
+        shutil.copyfile(cert, crt)
+        shutil.copyfile(ca_file, ca)
+        server_key = _private_copy(home, key)
         if user is not None:
-            shutil.chown(directory, user)
-            for path in (cert, ca_file):
-                shutil.copyfile(path, directory / path.name)
-                shutil.chown(directory / path.name, user)
-        server_key = _private_copy(directory, key)
-        if user is not None:
-            shutil.chown(server_key, user)
-        subprocess.run(
+            for path in (home, crt, ca, server_key):
+                shutil.chown(path, user)
+        data = home / "data"
+        done = subprocess.run(
             [initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-            check=True,
             capture_output=True,
+            text=True,
+            check=False,
             user=user,
         )
-        crt = directory / cert.name if user else cert
-        ca = directory / ca_file.name if user else ca_file
+        if done.returncode != 0:
+            raise ServerStartError(f"initdb failed:\n{done.stdout}{done.stderr}")
         with (data / "postgresql.conf").open("a") as conf:
             conf.write(
                 f"\nlisten_addresses = '{LOOPBACK}'\nport = {port}\n"
-                f"unix_socket_directories = '{directory}'\nssl = on\n"
+                f"unix_socket_directories = '{home}'\nssl = on\n"
                 f"ssl_cert_file = '{crt}'\nssl_key_file = '{server_key}'\n"
                 f"ssl_ca_file = '{ca}'\nlogging_collector = off\n"
                 "log_connections = on\n"
@@ -160,3 +176,73 @@ def start_postgres(
         return _Plan(argv=[postgres, "-D", str(data)], user=user, probe_connect=False)
 
     return _launch("postgres", tmp, prepare)
+
+
+def start_dovecot(
+    tmp: Path,
+    *,
+    cert: Path,
+    key: Path,
+    ca_file: Path,
+    implicit_tls: bool = False,
+) -> RunningServer:
+    """Dovecot IMAP: STARTTLS on a plain listener, or implicit TLS (imaps).
+
+    It asks for a client certificate (``ssl_verify_client_cert``) and
+    requires a valid one to log in (``auth_ssl_require_client_cert``).
+    """
+    binary = require_binary("dovecot")
+
+    def prepare(directory: Path, port: int) -> _Plan:
+        d = directory
+        for sub in ("run", "state", "mail"):
+            (d / sub).mkdir()
+        listener = "imaps" if implicit_tls else "imap"
+        conf = d / "dovecot.conf"
+        conf.write_text(
+            "\n".join(
+                [
+                    f"base_dir = {d / 'run'}",
+                    f"state_dir = {d / 'state'}",
+                    f"log_path = {d / 'dovecot.log'}",
+                    "protocols = imap",
+                    f"listen = {LOOPBACK}",
+                    "ssl = yes",
+                    f"ssl_cert = <{cert}",
+                    f"ssl_key = <{key}",
+                    f"ssl_ca = <{ca_file}",
+                    "ssl_verify_client_cert = yes",
+                    "ssl_require_crl = no",
+                    "auth_ssl_require_client_cert = yes",
+                    "auth_verbose = yes",
+                    "ssl_cert_username_field = commonName",
+                    "auth_ssl_username_from_cert = yes",
+                    "auth_mechanisms = external",
+                    "disable_plaintext_auth = no",
+                    f"mail_location = maildir:{d / 'mail'}/%u",
+                    "passdb {\n  driver = static\n  args = nopassword=y\n}",
+                    "userdb {\n  driver = static\n"
+                    f"  args = uid=root gid=root home={d / 'mail'}/%u\n}}",
+                    "service imap-login {",
+                    f"  inet_listener {listener} {{\n    port = {port}\n"
+                    + ("    ssl = yes\n" if implicit_tls else "")
+                    + "  }",
+                    "  inet_listener "
+                    + ("imap" if implicit_tls else "imaps")
+                    + " {\n    port = 0\n  }",
+                    "}",
+                    "service anvil {\n  chroot =\n}",
+                    "service imap-login {\n  chroot =\n}",
+                    "first_valid_uid = 0",
+                    "",
+                ]
+            )
+        )
+        return _Plan(
+            argv=[binary, "-F", "-c", str(conf)],
+            check=[binary, "-n", "-c", str(conf)],
+            error_log=d / "dovecot.log",
+            probe_connect=False,
+        )
+
+    return _launch("dovecot", tmp, prepare)

@@ -7,7 +7,6 @@ really does (its log is read where it says why).
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -15,54 +14,35 @@ from mtls_doctor.lab.pki import LabPKI
 from tests.cli import run_cli
 from tests.servers.real import RunningServer, ServerRunner
 from tests.servers.services import start_mosquitto, start_redis
+from tests.services.common import cert_args, check_json, serve
 
 pytestmark = pytest.mark.realserver
 
 
-def _check(capsys: pytest.CaptureFixture[str], target: str, *args: str) -> tuple[int, dict]:
-    result = run_cli(capsys, "check", "--json", "--no-revocation", "--timeout", "5", target, *args)
-    return result.code, json.loads(result.out)
-
-
-def _cert(lab: LabPKI, name: str) -> tuple[str, ...]:
-    return ("--cert", str(lab.identities[name].pem))
-
-
-def _serve(runner: ServerRunner, lab: LabPKI, start: Any, **options: Any) -> RunningServer:
-    """``start`` with the lab's server identity, trusting the lab's client CA."""
-    return runner(
-        start,
-        cert=lab.server_pem,
-        key=lab.server_key_file,
-        ca_file=lab.client_ca_bundle,
-        **options,
-    )
-
-
 @pytest.fixture(scope="module")
 def redis(module_servers: ServerRunner, live_lab: LabPKI) -> RunningServer:
-    return _serve(module_servers, live_lab, start_redis)
+    return serve(module_servers, live_lab, start_redis)
 
 
 @pytest.fixture(scope="module")
 def redis_password(module_servers: ServerRunner, live_lab: LabPKI) -> RunningServer:
-    return _serve(module_servers, live_lab, start_redis, password="not-a-real-secret")
+    return serve(module_servers, live_lab, start_redis, password="not-a-real-secret")
 
 
 @pytest.fixture(scope="module")
 def mosquitto(module_servers: ServerRunner, live_lab: LabPKI) -> RunningServer:
-    return _serve(module_servers, live_lab, start_mosquitto)
+    return serve(module_servers, live_lab, start_mosquitto)
 
 
 @pytest.fixture(scope="module")
 def mosquitto_denying(module_servers: ServerRunner, live_lab: LabPKI) -> RunningServer:
-    return _serve(module_servers, live_lab, start_mosquitto, acl_denies_all=True)
+    return serve(module_servers, live_lab, start_mosquitto, acl_denies_all=True)
 
 
 def test_redis_accepts_a_good_certificate_and_answers_pong(
     capsys: pytest.CaptureFixture[str], redis: RunningServer, live_lab: LabPKI
 ) -> None:
-    code, doc = _check(capsys, f"rediss://{redis.target}", *_cert(live_lab, "good-rsa"))
+    code, doc = check_json(capsys, f"rediss://{redis.target}", *cert_args(live_lab, "good-rsa"))
     assert (code, doc["verdict"]["cause"]) == (0, "accepted"), doc["verdict"]
     assert doc["handshake"]["application"]["said"] == "+PONG"
     assert doc["handshake"]["http_status"] is None
@@ -73,7 +53,9 @@ def test_redis_accepts_a_good_certificate_and_answers_pong(
 def test_redis_noauth_is_tls_accepted_and_says_a_password_is_wanted(
     capsys: pytest.CaptureFixture[str], redis_password: RunningServer, live_lab: LabPKI
 ) -> None:
-    code, doc = _check(capsys, f"rediss://{redis_password.target}", *_cert(live_lab, "good-ecdsa"))
+    code, doc = check_json(
+        capsys, f"rediss://{redis_password.target}", *cert_args(live_lab, "good-ecdsa")
+    )
     assert (code, doc["verdict"]["cause"]) == (0, "accepted")
     assert doc["handshake"]["application"]["said"].startswith("-NOAUTH")
     assert "password" in doc["verdict"]["summary"]
@@ -94,7 +76,7 @@ def test_redis_verdicts_follow_what_redis_does(
     identity: str,
     cause: str,
 ) -> None:
-    code, doc = _check(capsys, f"rediss://{redis.target}", *_cert(live_lab, identity))
+    code, doc = check_json(capsys, f"rediss://{redis.target}", *cert_args(live_lab, identity))
     assert doc["verdict"]["cause"] == cause, doc["verdict"]
     assert code == (0 if cause == "accepted" else 1)
 
@@ -102,7 +84,7 @@ def test_redis_verdicts_follow_what_redis_does(
 def test_redis_without_a_certificate_is_no_certificate_sent(
     capsys: pytest.CaptureFixture[str], redis: RunningServer
 ) -> None:
-    code, doc = _check(capsys, f"rediss://{redis.target}")
+    code, doc = check_json(capsys, f"rediss://{redis.target}")
     assert (code, doc["verdict"]["cause"]) == (1, "no_certificate_sent")
     probe = run_cli(capsys, "probe", "--json", "--protocol", "redis", redis.target)
     assert json.loads(probe.out)["client_auth"] == "required"
@@ -111,7 +93,7 @@ def test_redis_without_a_certificate_is_no_certificate_sent(
 def test_redis_on_a_bare_port_gets_no_http_request_and_a_tls_level_verdict(
     capsys: pytest.CaptureFixture[str], redis: RunningServer, live_lab: LabPKI
 ) -> None:
-    code, doc = _check(capsys, redis.target, *_cert(live_lab, "good-rsa"))
+    code, doc = check_json(capsys, redis.target, *cert_args(live_lab, "good-rsa"))
     assert (code, doc["verdict"]["cause"]) == (0, "accepted"), doc["verdict"]
     assert doc["handshake"]["application"]["protocol"] == "tls"
     assert "rediss://" in doc["verdict"]["summary"]
@@ -122,7 +104,7 @@ def test_redis_on_a_bare_port_gets_no_http_request_and_a_tls_level_verdict(
 def test_mosquitto_accepts_with_connack_0(
     capsys: pytest.CaptureFixture[str], mosquitto: RunningServer, live_lab: LabPKI
 ) -> None:
-    code, doc = _check(capsys, f"mqtts://{mosquitto.target}", *_cert(live_lab, "good-rsa"))
+    code, doc = check_json(capsys, f"mqtts://{mosquitto.target}", *cert_args(live_lab, "good-rsa"))
     assert (code, doc["verdict"]["cause"]) == (0, "accepted"), doc["verdict"]
     assert doc["handshake"]["application"]["said"].startswith("CONNACK 0")
     assert "protocol error" not in mosquitto.error_log_text().lower()
@@ -131,14 +113,16 @@ def test_mosquitto_accepts_with_connack_0(
 def test_mosquitto_refuses_an_expired_certificate_at_tls(
     capsys: pytest.CaptureFixture[str], mosquitto: RunningServer, live_lab: LabPKI
 ) -> None:
-    code, doc = _check(capsys, f"mqtts://{mosquitto.target}", *_cert(live_lab, "expired"))
+    code, doc = check_json(capsys, f"mqtts://{mosquitto.target}", *cert_args(live_lab, "expired"))
     assert (code, doc["verdict"]["cause"]) == (1, "certificate_expired"), doc["verdict"]
 
 
 def test_mosquitto_not_authorized_is_rejected_by_application(
     capsys: pytest.CaptureFixture[str], mosquitto_denying: RunningServer, live_lab: LabPKI
 ) -> None:
-    code, doc = _check(capsys, f"mqtts://{mosquitto_denying.target}", *_cert(live_lab, "good-rsa"))
+    code, doc = check_json(
+        capsys, f"mqtts://{mosquitto_denying.target}", *cert_args(live_lab, "good-rsa")
+    )
     assert (code, doc["verdict"]["cause"]) == (1, "rejected_by_application"), doc["verdict"]
     assert doc["handshake"]["application"]["said"].startswith("CONNACK 5")
 

@@ -151,3 +151,28 @@ def test_tls_only_answer_is_accepted_at_the_tls_level() -> None:
     assert verdict.cause is Cause.ACCEPTED
     assert "--protocol" in verdict.summary
     assert replace(answer, accepted=None).accepted is None
+
+
+@pytest.mark.parametrize(
+    ("first", "words", "suggested"),
+    [
+        (b"220 mail.test ESMTP Postfix\r\n", "SMTP", "smtp://db.test:7000"),
+        (b"* OK [CAPABILITY IMAP4rev1] ready\r\n", "IMAP", "imap://db.test:7000"),
+        (b"+OK POP3 ready\r\n", "POP3", "pop3s://db.test"),
+        (b"-ERR wrong number of arguments\r\n", "Redis", "rediss://db.test"),
+        (b"J\x00\x00\x00\x0a8.0.36\x00\x08\x00\x00\x00", "MySQL", None),
+        (b"220 ProFTPD Server ready\r\n", "FTP", None),
+        (b"\x01\x02\x03", "not TLS", None),
+    ],
+)
+def test_plain_services_are_named_with_a_working_form(
+    first: bytes, words: str, suggested: str | None
+) -> None:
+    from mtls_doctor.protocols.sniff import describe
+    from mtls_doctor.tls.target import parse_target
+
+    said = describe(first, parse_target("db.test:7000"))
+    assert words in said
+    if suggested is not None:
+        assert suggested in said
+        parse_target(suggested)

@@ -34,6 +34,12 @@ def _imap_line(stream: Stream, tag: bytes) -> bytes:
     return read_until(stream, done)
 
 
+def _tagged(reply: bytes, tag: bytes) -> str:
+    """The tagged completion line of an IMAP reply (the last line when there is none)."""
+    line = next((x for x in reply.split(b"\r\n") if x.startswith(tag + b" ")), None)
+    return first_line(line) if line is not None else _last(reply)
+
+
 def _last(reply: bytes) -> str:
     lines = [line for line in reply.split(b"\r\n") if line]
     return first_line(lines[-1]) if lines else "(connection closed)"
@@ -74,20 +80,66 @@ def after_tls(stream: Stream, target: Target, common_name: str | None) -> AppAns
             reply = _smtp_reply(stream)
             if reply.startswith(b"250"):
                 stream.send(b"QUIT\r\n")
-        return _judge(title, reply, reply.startswith(b"250"))
+        if not reply.startswith(b"250"):
+            return _judge(title, reply, False)
+        return AppAnswer(
+            protocol="smtp",
+            accepted=None,
+            said=_last(reply),
+            meaning="the SMTP server answered EHLO after TLS; what a certificate allows in SMTP "
+            "(relaying) is decided later, per message, so only the TLS layer's answer is known",
+        )
     if name.startswith("imap"):
-        reply = b"* OK" if name == "imap" else _imap_line(stream, b"*")
-        if reply.startswith((b"* OK", b"* PREAUTH")):
-            stream.send(b"a2 CAPABILITY\r\n")
-            reply = _imap_line(stream, b"a2")
-            if b"a2 OK" in reply:
-                stream.send(b"a3 LOGOUT\r\n")
-                return _judge(title, reply, True)
-        return _judge(title, reply, False)
+        return _imap(stream, name)
     reply = read_until(stream, lambda buf: b"\r\n" in buf)
     if reply.startswith(b"+OK"):
         stream.send(b"QUIT\r\n")
     return _judge(title, reply, reply.startswith(b"+OK"))
+
+
+def _imap(stream: Stream, name: str) -> AppAnswer:
+    """CAPABILITY, then certificate login (AUTHENTICATE EXTERNAL) when the server offers it."""
+    greeting = b"" if name == "imap" else _imap_line(stream, b"*")
+    if name == "imaps" and not greeting.startswith((b"* OK", b"* PREAUTH")):
+        return _judge("IMAP", greeting, False)
+    stream.send(b"a2 CAPABILITY\r\n")
+    reply = _imap_line(stream, b"a2")
+    if b"a2 OK" not in reply:
+        return _judge("IMAP", reply, False)
+    if b"AUTH=EXTERNAL" not in (greeting + reply).upper():
+        stream.send(b"a4 LOGOUT\r\n")
+        return AppAnswer(
+            protocol="imap",
+            accepted=None,
+            said=_last(reply),
+            meaning="the IMAP server answered after TLS; it offers no certificate login "
+            "(AUTH=EXTERNAL), so whether it accepts this certificate at login is not tested",
+        )
+    stream.send(b"a3 AUTHENTICATE EXTERNAL =\r\n")
+    reply = _imap_line(stream, b"a3")
+    said = _tagged(reply, b"a3")
+    stream.send(b"a4 LOGOUT\r\n")
+    if b"a3 OK" in reply:
+        return AppAnswer(
+            protocol="imap", accepted=True, said=said, meaning="certificate login succeeded"
+        )
+    if b"CERTIFICATE" in reply.upper():
+        return AppAnswer(
+            protocol="imap",
+            accepted=False,
+            said=said,
+            meaning="the IMAP server refused the certificate at login (AUTHENTICATE EXTERNAL)",
+        )
+    return AppAnswer(
+        protocol="imap",
+        accepted=False,
+        said=said,
+        meaning="the IMAP server took the certificate as valid but mapped it to no user it "
+        "lets in (AUTHENTICATE EXTERNAL failed)",
+        cause="rejected_by_application",
+        fix="Ask the mail administrator to map this certificate's name to your account "
+        "(Dovecot: ssl_cert_username_field and the passdb).",
+    )
 
 
 def _judge(title: str, reply: bytes, ok: bool) -> AppAnswer:

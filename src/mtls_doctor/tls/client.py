@@ -30,7 +30,13 @@ from typing import Any
 
 from OpenSSL import SSL
 
-from mtls_doctor.errors import ConnectError, ConnectTimeout, HandshakeError, NotTLSError
+from mtls_doctor.errors import (
+    ConnectError,
+    ConnectTimeout,
+    HandshakeError,
+    NetworkError,
+    NotTLSError,
+)
 from mtls_doctor.model import AppAnswer, CertFacts, HandshakeFacts, HttpAnswer
 from mtls_doctor.protocols.base import ConnectionEnded
 from mtls_doctor.tls.alerts import ALERT_NAMES, alert
@@ -48,6 +54,8 @@ _NEW_SESSION_TICKET = 4
 #: Alerts that are no refusal (RFC 8446 6.1): close_notify, and user_canceled, which
 #: Java's JSSE sends before close_notify when it closes a connection it served.
 NOT_REFUSALS = frozenset({0, 90})
+#: How much of the server's first bytes is kept to name a service that is not TLS.
+_FIRST_BYTES = 512
 _TLS_RECORD_TYPES = {20, 21, 22, 23}
 _VERSIONS = {"1.2": SSL.TLS1_2_VERSION, "1.3": SSL.TLS1_3_VERSION}
 
@@ -101,7 +109,10 @@ def _connect(target: Target, deadline: _Deadline) -> socket.socket:
 class _Channel:
     """A pyOpenSSL connection over memory BIOs, pumped through a non-blocking socket."""
 
-    def __init__(self, sock: socket.socket, conn: SSL.Connection, deadline: _Deadline) -> None:
+    def __init__(
+        self, sock: socket.socket, conn: SSL.Connection, deadline: _Deadline, target: Target
+    ) -> None:
+        self.target = target
         self.sock = sock
         self.conn = conn
         self.deadline = deadline
@@ -140,8 +151,8 @@ class _Channel:
         except ConnectionResetError:
             data = b""
             self.reset = True
-        if len(self.first_bytes) < 16:
-            self.first_bytes += data[: 16 - len(self.first_bytes)]
+        if len(self.first_bytes) < _FIRST_BYTES:
+            self.first_bytes += data[: _FIRST_BYTES - len(self.first_bytes)]
         if not data:
             self.eof = True
             self.conn.bio_shutdown()
@@ -172,14 +183,13 @@ def _context(
     return ctx
 
 
-def _describe_not_tls(first: bytes) -> str:
-    if first[:5] in (b"HTTP/", b"<html", b"<!DOC") or first[:4] in (b"GET ", b"HEAD"):
-        return "the port speaks plain HTTP, not TLS (try https:// on the TLS port, usually 443)"
-    if first.startswith(b"SSH-"):
-        return "the port speaks SSH, not TLS"
-    if first[:3] in (b"220", b"+OK", b"* O"):
-        return "the port speaks a plain-text protocol (SMTP/POP/IMAP greeting), not TLS"
-    return f"the server answered with bytes that are not TLS ({first[:8].hex(' ')})"
+def _not_tls_error(channel: _Channel) -> NotTLSError:
+    from mtls_doctor.protocols.sniff import describe
+
+    # Server-first protocols greet in lines: give the greeting a moment to arrive whole.
+    if b"\n" not in channel.first_bytes and not channel.eof:
+        channel.fill(wait=min(0.2, channel.deadline.left()))
+    return NotTLSError(describe(channel.first_bytes, channel.target))
 
 
 def _not_tls(first: bytes) -> bool:
@@ -230,8 +240,10 @@ def handshake(
         if sni and not _is_ip(sni):
             conn.set_tlsext_host_name(sni.encode("idna"))
         conn.set_connect_state()
-        channel = _Channel(sock, conn, deadline)
+        channel = _Channel(sock, conn, deadline, target)
         failure = _run_handshake(channel)
+        if failure is not None and not channel.first_bytes and not target.spec.starttls:
+            _name_a_silent_service(target, deadline)
         completed = failure is None
         http_answer: HttpAnswer | None = None
         app: AppAnswer | None = None
@@ -240,6 +252,33 @@ def handshake(
         return _facts(conn, observer, identity, channel, completed, (http_answer, app), failure)
     finally:
         sock.close()
+
+
+def _name_a_silent_service(target: Target, deadline: _Deadline) -> None:
+    """The server closed without a byte: if it answers an SSLRequest, it is PostgreSQL.
+
+    A second TCP connection, not a second handshake; PostgreSQL logs the
+    ClientHello as an "invalid length of startup packet" and says nothing.
+    """
+    from mtls_doctor.protocols.postgres import SSL_REQUEST
+    from mtls_doctor.protocols.sniff import postgres_hint
+
+    if deadline.left() <= 0:
+        return
+    try:
+        sock = _connect(target, deadline)
+    except NetworkError:
+        return
+    try:
+        stream = _PlainStream(sock, deadline)
+        stream.send(SSL_REQUEST)
+        reply = stream.recv()
+    except (NetworkError, ConnectionEnded):
+        return
+    finally:
+        sock.close()
+    if reply in (b"S", b"N"):
+        raise NotTLSError(postgres_hint(target))
 
 
 def _is_ip(name: str) -> bool:
@@ -264,11 +303,11 @@ def _run_handshake(channel: _Channel) -> str | None:
                 return "the server closed the connection during the handshake"
             channel.fill()
             if _not_tls(channel.first_bytes):
-                raise NotTLSError(_describe_not_tls(channel.first_bytes)) from None
+                raise _not_tls_error(channel) from None
         except SSL.Error as exc:
             channel.flush()
             if _not_tls(channel.first_bytes):
-                raise NotTLSError(_describe_not_tls(channel.first_bytes)) from None
+                raise _not_tls_error(channel) from None
             return _ssl_reason(exc)
 
 
