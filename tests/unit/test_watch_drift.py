@@ -238,3 +238,35 @@ def test_healthy_fleet_has_no_findings() -> None:
     report = watch_report(facts, warn_days=30, crit_days=7)
     assert report.drift == ()
     assert not report.has_findings
+
+
+def test_on_the_issuance_graph_signatures_decide_not_key_ids() -> None:
+    """A same-name root whose key id was copied still is another key: the graph says so."""
+    from mtls_doctor.graph import IssuanceGraph, Node, Source
+
+    new_root = ca(ROOT, subject_key_id="02", fingerprint_sha256="n" * 64)
+    # a stale root whose SKI claims the new key: key ids alone would call it the same key
+    old_root = ca(ROOT, subject_key_id="02", fingerprint_sha256="o" * 64)
+    issuing_cert = ca(ISSUING, ROOT, authority_key_id="02", fingerprint_sha256="i" * 64)
+    new = IssuingCA(subject=ISSUING, key_id="aa", certificate=issuing_cert, explicit=True)
+    signed = {("n" * 64, "n" * 64), ("o" * 64, "o" * 64), ("n" * 64, "i" * 64)}
+
+    def graph(*trusted: CertFacts) -> IssuanceGraph:
+        nodes = [
+            Node(new_root, frozenset({Source.CANDIDATE})),
+            Node(issuing_cert, frozenset({Source.CANDIDATE})),
+            *(Node(c, frozenset({Source.SERVER_CA})) for c in trusted),
+        ]
+        return IssuanceGraph.of(nodes, signed)
+
+    assert trust_in_bundle(new, [old_root]).acceptance is Acceptance.BY_KEY  # fooled
+    stale = trust_in_bundle(new, [old_root], graph(old_root))
+    assert stale.acceptance is Acceptance.ROTATED
+    assert stale.stale is old_root
+    updated = trust_in_bundle(new, [old_root, new_root], graph(old_root, new_root))
+    assert updated.acceptance is Acceptance.BY_KEY
+    assert updated.via is new_root
+    other = trust_in_bundle(
+        new, [ca("CN=Other")], graph(ca("CN=Other", fingerprint_sha256="x" * 64))
+    )
+    assert other.acceptance is Acceptance.REJECTED

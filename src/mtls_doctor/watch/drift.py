@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mtls_doctor.causes import Cause
+from mtls_doctor.graph import IssuanceGraph
 from mtls_doctor.model import CertFacts, Finding, IdentityFacts, Severity
 from mtls_doctor.rules.identity import days_left
+from mtls_doctor.rules.walk import End, reaches_trust
 from mtls_doctor.watch.facts import (
     Acceptance,
     DriftFinding,
@@ -211,13 +213,43 @@ class Trust:
     expected_key_id: str | None = None
 
 
-def trust_in_bundle(ca: IssuingCA, trusted: Sequence[CertFacts]) -> Trust:
+def trust_in_graph(ca: IssuingCA, graph: IssuanceGraph) -> Trust | None:
+    """Trust decided on the verified issuance graph; None when the CA is not in it."""
+    if ca.certificate is None or ca.certificate.fingerprint_sha256 not in graph.nodes:
+        return None
+    path = reaches_trust(graph, ca.certificate.fingerprint_sha256)
+    if path.end is End.STOPPED:
+        return Trust(acceptance=Acceptance.BY_KEY, via=path.top.cert)
+    on_path = {node.fp for node in path.nodes}
+    for node in path.nodes:
+        cert = node.cert
+        for name, key_id in (
+            (cert.subject, cert.subject_key_id),
+            (cert.issuer, cert.authority_key_id),
+        ):
+            stale = next((n for n in graph.named(name) if n.trusted and n.fp not in on_path), None)
+            if stale is not None:
+                return Trust(
+                    acceptance=Acceptance.ROTATED, stale=stale.cert, expected_key_id=key_id
+                )
+    return Trust(acceptance=Acceptance.REJECTED)
+
+
+def trust_in_bundle(
+    ca: IssuingCA, trusted: Sequence[CertFacts], graph: IssuanceGraph | None = None
+) -> Trust:
     """Does a bundle trust ``ca`` by name and key?
 
-    A small, clear stand-in for a full issuance graph: each known level of
-    the CA's chain is compared with the bundle, first as itself (name and
-    key), then through its issuer (name and authority key identifier).
+    On the verified issuance graph when the CA's certificate is in it (the
+    signatures decide). Otherwise (an issuer known only by the name and
+    authority key id its identities carry) each known level of the CA's
+    chain is compared with the bundle, first as itself (name and key), then
+    through its issuer (name and authority key identifier).
     """
+    if graph is not None:
+        decided = trust_in_graph(ca, graph)
+        if decided is not None:
+            return decided
     levels = _levels(ca)
     name_only: CertFacts | None = None
     for level in levels:
@@ -274,7 +306,7 @@ def acceptance(
             return Acceptance.BY_HANDSHAKE, shake
         return (Acceptance.ROTATED if named else Acceptance.REJECTED), shake
     if server.trusted is not None:
-        trust = trust_in_bundle(ca, server.trusted)
+        trust = trust_in_bundle(ca, server.trusted, server.graph)
         return trust.acceptance, trust
     if named:
         return Acceptance.BY_NAME, None

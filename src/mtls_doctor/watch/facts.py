@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from mtls_doctor.graph import IssuanceGraph
 from mtls_doctor.model import CertFacts, Finding, IdentityFacts, LoadProblem
 
 
@@ -107,6 +108,9 @@ class ServerView:
     advertised: tuple[str, ...] | None = None
     #: What the server trusts for client certificates; None when its bundle is unknown.
     trusted: tuple[CertFacts, ...] | None = None
+    #: Its trusted certificates and every known CA, with verified signature edges
+    #: (configurations only): trust is then decided by signatures, not by key ids.
+    graph: IssuanceGraph | None = None
     #: Why the probe failed (unreachable, timeout, not TLS), None when it worked.
     error: str | None = None
     #: Seconds the probe took; None for configurations.

@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from cryptography import x509
+
 from mtls_doctor.bundle import LoadedIdentity, PasswordSource, load_identities, no_password
 from mtls_doctor.errors import InputError, NetworkError, UsageError
 from mtls_doctor.model import HandshakeFacts, LoadProblem
@@ -67,14 +69,17 @@ def load_stores(specs: Sequence[str]) -> None:
     )
 
 
-def load_issuing(paths: Sequence[str]) -> list[IssuingCA]:
-    """``--issuing-ca`` files: the CA first, then its own chain."""
+def load_issuing(paths: Sequence[str]) -> tuple[list[IssuingCA], list[x509.Certificate]]:
+    """``--issuing-ca`` files (the CA first, then its own chain), and their certificates."""
     from mtls_doctor.serverconf.lint import load_issuing_ca
     from mtls_doctor.x509facts import cert_facts
 
     cas = []
+    everything: list[x509.Certificate] = []
     for path in paths:
-        certs = [cert_facts(c) for c in load_issuing_ca(path)]
+        loaded = load_issuing_ca(path)
+        everything.extend(loaded)
+        certs = [cert_facts(c) for c in loaded]
         first = certs[0]
         cas.append(
             IssuingCA(
@@ -86,11 +91,17 @@ def load_issuing(paths: Sequence[str]) -> list[IssuingCA]:
                 source=path,
             )
         )
-    return cas
+    return cas, everything
 
 
-def config_views(sources: Sources) -> list[ServerView]:
-    """One view per TLS block of each configuration: what its client-CA bundle trusts."""
+def config_views(sources: Sources, known_cas: Sequence[x509.Certificate]) -> list[ServerView]:
+    """One view per TLS block of each configuration: what its client-CA bundle trusts.
+
+    Each view carries the verified issuance graph of the block's trusted
+    certificates and ``known_cas`` (the issuing CAs and their chains).
+    """
+    from mtls_doctor.graph import Source
+    from mtls_doctor.graphbuild import GraphBuilder
     from mtls_doctor.rules.serverconf import advertised_names
     from mtls_doctor.serverconf.facts import ServerKind
     from mtls_doctor.serverconf.lint import parse_config
@@ -103,6 +114,9 @@ def config_views(sources: Sources) -> list[ServerView]:
         config = parse_config(source.path, kind=kind)
         for block in config.blocks:
             loaded = loader.load(block)
+            builder = GraphBuilder()
+            builder.add(known_cas, Source.CANDIDATE)
+            builder.add(loaded.trusted, Source.SERVER_CA)
             views.append(
                 ServerView(
                     name=f"{block.where} ({block.label})",
@@ -110,6 +124,7 @@ def config_views(sources: Sources) -> list[ServerView]:
                     client_auth=block.verify.client_auth,
                     advertised=advertised_names(block, loaded.material),
                     trusted=loaded.material.trusted,
+                    graph=builder.graph(),
                     detail=f"{block.kind} {block.label}",
                 )
             )
@@ -255,9 +270,10 @@ def gather(
 ) -> WatchFacts:
     """Everything a watch report is made of."""
     parsed = targets(sources)
-    explicit = load_issuing(sources.issuing_cas)
-    configs = config_views(sources)
+    explicit, known = load_issuing(sources.issuing_cas)
     inventory = load_inventory(sources, password)
+    known.extend(c for i in inventory.identities for c in i.issuing_path)
+    configs = config_views(sources, list(dict.fromkeys(known)))  # a fleet shares a few CAs
     facts = [i.facts for i in inventory.identities]
     cas = issuing_cas(facts, explicit)
     probed = probe_all(
