@@ -710,3 +710,55 @@ _PEM_CERT = re.compile(
 
 def _pem_blocks(text: str) -> list[str]:
     return [_with_newline(m.encode()).decode() for m in _PEM_CERT.findall(text)]
+
+
+# --------------------------------------------------------------------------- exporter, Prometheus
+
+
+def start_exporter(tmp: Path, *args: str) -> RunningServer:
+    """``mtls-doctor exporter ARGS --listen 127.0.0.1:PORT`` as a separate process."""
+
+    def prepare(directory: Path, port: int) -> _Plan:
+        argv = [sys.executable, "-m", "mtls_doctor", "exporter", *args]
+        return _Plan(argv=[*argv, "--listen", f"{LOOPBACK}:{port}"])
+
+    return _launch("exporter", tmp, prepare)
+
+
+def start_prometheus(
+    tmp: Path, *, scrape: list[str], rules: Path | None = None, interval: str = "1s"
+) -> RunningServer:
+    """Debian's ``prometheus`` scraping ``scrape`` (``host:port`` targets) every ``interval``.
+
+    Its configuration and TSDB are in its own directory; it listens on
+    127.0.0.1 only. ``promtool check config`` runs first.
+    """
+    binary = require_binary("prometheus")
+    promtool = require_binary("promtool")
+
+    def prepare(directory: Path, port: int) -> _Plan:
+        config = directory / "prometheus.yml"
+        lines = [
+            "global:",
+            f"  scrape_interval: {interval}",
+            f"  evaluation_interval: {interval}",
+        ]
+        if rules is not None:
+            lines += ["rule_files:", f"  - {_q(rules)}"]
+        lines += [
+            "scrape_configs:",
+            "  - job_name: mtls-doctor",
+            "    static_configs:",
+            "      - targets: [" + ", ".join(f'"{t}"' for t in scrape) + "]",
+        ]
+        config.write_text("\n".join(lines) + "\n")
+        argv = [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={directory / 'data'}",
+            f"--web.listen-address={LOOPBACK}:{port}",
+            "--log.level=warn",
+        ]
+        return _Plan(argv=argv, check=[promtool, "check", "config", str(config)])
+
+    return _launch("prometheus", tmp, prepare)
