@@ -40,6 +40,30 @@ class Cause(StrEnum):
 NETWORK_CAUSES = frozenset({Cause.UNREACHABLE, Cause.TIMEOUT, Cause.NOT_TLS})
 
 
+#: Placeholders in the fixes, filled from the facts of one diagnosis (``fill``), and
+#: what they say without facts (the sentence still reads true).
+FIX_CONTEXT_DEFAULTS = {
+    "accepted_cas": "",
+    "subject": "",
+    "not_before": "",
+    "installed_but_not_offered": "If you have one installed, check that its issuer is among "
+    "the CA names the server accepts: browsers only offer matching certificates.",
+}
+#: ``installed_but_not_offered`` when the server lists no CA names.
+NOT_OFFERED_WITHOUT_CA_NAMES = (
+    "If you have one installed: this server lists no CA names, so a browser offers every "
+    "certificate it holds; one that is never offered lacks its private key or is not valid "
+    "for client authentication (`mtls-doctor inspect YOUR.p12` shows which)."
+)
+
+
+def fill(text: str, context: dict[str, str] | None = None) -> str:
+    """``text`` with its ``{placeholders}`` replaced (by the default when the fact is unknown)."""
+    for key, default in FIX_CONTEXT_DEFAULTS.items():
+        text = text.replace("{" + key + "}", (context or {}).get(key, default))
+    return text
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CauseInfo:
     """What a cause means and how to fix it."""
@@ -80,8 +104,7 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         "what), not a certificate problem.",
         fixed_by="server owner",
         user_fixes=(
-            "Ask the service owner to grant access to the identity in your certificate "
-            "(its subject is shown above).",
+            "Ask the service owner to grant access to the identity in your certificate{subject}.",
         ),
         server_fixes=(
             "Check the authorization rule that maps certificate subjects to access "
@@ -115,8 +138,7 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         user_fixes=(
             "Install your client certificate with its private key (a .p12/.pfx bundle) and "
             "retry; with curl pass `--cert` and `--key`.",
-            "If you have one installed, check that its issuer is among the CA names the "
-            "server accepts (shown above): browsers only offer matching certificates.",
+            "{installed_but_not_offered}",
             _RESTART_BROWSER,
         ),
         server_fixes=(
@@ -134,7 +156,10 @@ CATALOGUE: dict[Cause, CauseInfo] = {
             "Remove the expired one from your store so that it is not picked again.",
             _RESTART_BROWSER,
         ),
-        server_fixes=("Track client-certificate expiry: `mtls-doctor watch`.",),
+        server_fixes=(
+            "Track client-certificate expiry: `mtls-doctor watch --cert CERTS_DIR` (or a cron "
+            "job with `--config FILE`).",
+        ),
     ),
     Cause.CERTIFICATE_NOT_YET_VALID: CauseInfo(
         title="The client certificate is not valid yet.",
@@ -143,7 +168,7 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         fixed_by="user / issuer",
         user_fixes=(
             "Check this computer's clock and time zone.",
-            "Wait until the start date shown above, or ask the issuer for a certificate valid now.",
+            "Wait until its start date{not_before}, or ask the issuer for a certificate valid now.",
         ),
         server_fixes=("Check the server's clock (NTP).",),
     ),
@@ -167,7 +192,7 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         "server cannot verify it.",
         fixed_by="user or server owner",
         user_fixes=(
-            "Use a certificate issued by one of the CAs the server accepts (listed above).",
+            "Use a certificate issued by one of the CAs the server accepts{accepted_cas}.",
             "If you have several certificates, pick the one issued by an accepted CA.",
         ),
         server_fixes=("If this CA should be trusted, add it: " + _SERVER_BUNDLE,),
@@ -251,7 +276,7 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         "server, and another one does.",
         fixed_by="user",
         user_fixes=(
-            "Select the identity named above (curl: pass that file with `--cert`).",
+            "Select the identity the verdict names (curl: pass that file with `--cert`).",
             _RESTART_BROWSER,
         ),
     ),

@@ -392,6 +392,8 @@ class _Checker:
             summary=f"{result.verdict.summary} Use {chosen.facts.source}, not "
             f"{rejected.facts.source}.",
             fixes=result.verdict.fixes,
+            user_fixes=result.verdict.user_fixes,
+            server_fixes=result.verdict.server_fixes,
         )
         return Diagnosis(
             verdict=verdict,

@@ -51,8 +51,12 @@ class Verdict:
     cause: Cause
     #: One line in plain words, specific to this diagnosis.
     summary: str
-    #: Concrete steps, most useful first.
+    #: Concrete steps, most useful first: ``user_fixes`` then ``server_fixes`` (CONTRACT.md).
     fixes: tuple[str, ...] = ()
+    #: The steps for the person holding the certificate.
+    user_fixes: tuple[str, ...] = ()
+    #: The steps for whoever runs the server.
+    server_fixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

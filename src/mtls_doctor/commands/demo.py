@@ -55,6 +55,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     ui.progress("building the lab and running the scenarios…")
     results = run_demo(directory)
     width = max(len(r.scenario.name) for r in results)
+    # A temporary lab is deleted by now: show its paths relative to it, and say so.
+    lab = results[0].scenario.certs[0].parent.parent if directory is None else None
     for result in results:
         verdict = result.diagnosis.verdict
         mark = "[green]✓[/]" if result.passed else "[bold red]✗[/]"
@@ -64,7 +66,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             f"  [dim]({result.scenario.server} server)[/]"
         )
         if verdict.fixes:
-            console.print(f"  [dim]{'':<{width}}  fix:[/] {escape(verdict.fixes[0])}")
+            fix = verdict.fixes[0].replace(f"{lab}/", "") if lab else verdict.fixes[0]
+            console.print(f"  [dim]{'':<{width}}  fix:[/] {escape(fix)}")
     failed = [r for r in results if not r.passed]
     handshakes = sum(r.diagnosis.handshakes for r in results)
     console.print(
@@ -74,5 +77,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if directory is not None:
         console.print(f"Lab kept in {directory}; try `mtls-doctor lab up {directory}`.")
     else:
+        console.print(
+            "The lab was temporary and is deleted (the paths shown are relative to it): "
+            "`mtls-doctor demo --keep DIR` keeps its files."
+        )
         console.print("Next: `mtls-doctor lab up` to try the lab with curl or a browser.")
     return 0 if not failed else 1

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from mtls_doctor.advice import only_existing
 from mtls_doctor.causes import Cause
 from mtls_doctor.knowledge.matcher import (
     Alert,
@@ -202,7 +203,7 @@ class Explainer:
                 alert=g.reading.alert,
                 verify_error=g.reading.verify_error,
                 cannot_distinguish=g.reading.notes,
-                next_step=g.reading.entry.next_step.replace("{url}", target),
+                next_step=only_existing(g.reading.entry.next_step).replace("{url}", target),
             )
             for g in self._groups.values()
         )

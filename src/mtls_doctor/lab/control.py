@@ -119,7 +119,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _responder(directory: Path) -> tuple[Responder, str]:
+def lab_responder(directory: Path) -> tuple[Responder, str]:
     """The CA web server for the lab in ``directory``: its existing PKI ("kept") or a new one.
 
     The CA web server (CRLs, CA certificates, OCSP) binds before a new PKI is
@@ -150,7 +150,7 @@ def serve_forever(directory: Path) -> None:
     from mtls_doctor.lab.server import running_lab
     from mtls_doctor.lab.store import replace_file
 
-    responder, kept = _responder(directory)
+    responder, kept = lab_responder(directory)
     pki = responder.pki
     assert pki is not None
     stopping = False

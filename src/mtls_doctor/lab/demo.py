@@ -144,10 +144,11 @@ def run_scenario(fleet: LabFleet, scenario: Scenario, timeout: float = 10.0) -> 
 def demo_lab(directory: Path | None = None) -> Iterator[tuple[LabPKI, LabFleet]]:
     """A lab in ``directory`` (default: a temporary one): its CA web server (CRLs, CA
     certificates, OCSP) and its mTLS servers, all on 127.0.0.1."""
-    from mtls_doctor.lab.responder import start_responder
+    from mtls_doctor.lab.control import lab_responder
 
     with tempfile.TemporaryDirectory(prefix="mtls-doctor-demo-") as scratch:
-        responder = start_responder(directory or Path(scratch))
+        # A kept lab directory that already holds a lab is reused, never regenerated.
+        responder, _ = lab_responder(directory or Path(scratch))
         pki = responder.pki
         assert pki is not None
         with responder, running_lab(pki) as fleet:

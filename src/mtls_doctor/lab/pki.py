@@ -357,7 +357,9 @@ def build_lab_pki(
     out = Path(directory)
     refuse_foreign(out)
     if classify(out) == "lab" and not overwrite:
-        raise UsageError(f"{out}: already holds a lab PKI (regenerate it with --force)")
+        raise UsageError(
+            f"{out}: already holds a lab PKI (`mtls-doctor lab pki {out} --force` replaces it)"
+        )
     files = Staging(out)
     try:
         pki = _build(out, files, now, base_url, server_names)

@@ -48,8 +48,14 @@ def finding(item: Finding) -> JSON:
 
 
 def verdict(item: Verdict) -> JSON:
-    """The verdict object of CONTRACT.md."""
-    return {"cause": str(item.cause), "summary": item.summary, "fixes": list(item.fixes)}
+    """The verdict object of CONTRACT.md; ``fixes`` also split by who acts."""
+    return {
+        "cause": str(item.cause),
+        "summary": item.summary,
+        "fixes": list(item.fixes),
+        "user_fixes": list(item.user_fixes),
+        "server_fixes": list(item.server_fixes),
+    }
 
 
 def certificate(cert: CertFacts, now: datetime | None = None) -> JSON:

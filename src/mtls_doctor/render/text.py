@@ -15,6 +15,7 @@ from mtls_doctor.model import (
     IdentityReport,
     InspectReport,
     Severity,
+    Verdict,
 )
 from mtls_doctor.rules.identity import allows_client_auth, days_left
 
@@ -157,6 +158,14 @@ def _app_text(facts: HandshakeFacts) -> str:
     return app.meaning if app.accepted is None else f"{app.said}: {app.meaning}"
 
 
+def fix_sections(verdict: Verdict) -> list[tuple[str, tuple[str, ...]]]:
+    """The fixes under who acts: "You" and "The server's owner" (the model keeps them apart)."""
+    if not (verdict.user_fixes or verdict.server_fixes):
+        return [("Fix", verdict.fixes)] if verdict.fixes else []
+    sections = [("You", verdict.user_fixes), ("The server's owner", verdict.server_fixes)]
+    return [(heading, fixes) for heading, fixes in sections if fixes]
+
+
 _VERDICT_STYLE = {"accepted": "bold green", "rejected_by_application": "bold yellow"}
 
 
@@ -178,10 +187,10 @@ def diagnosis(console: Console, item: Diagnosis, target: str) -> None:
         console.print("[bold]Findings[/]")
         for finding in shown:
             console.print(f"  {finding_line(finding)}")
-    if item.verdict.fixes:
+    for heading, fixes in fix_sections(item.verdict):
         console.print()
-        console.print("[bold]Fix[/]")
-        for number, fix in enumerate(item.verdict.fixes, start=1):
+        console.print(f"[bold]{heading}[/]")
+        for number, fix in enumerate(fixes, start=1):
             console.print(f"  {number}. {escape(fix)}")
     console.print(f"\n[dim]{item.handshakes} TLS handshake{'s' if item.handshakes != 1 else ''}[/]")
 

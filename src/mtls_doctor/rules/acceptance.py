@@ -40,6 +40,11 @@ from mtls_doctor.rules.walk import TRUSTED_FIRST, End, walk
 from mtls_doctor.serverconf.facts import TLSServerBlock, VerifyMode
 from mtls_doctor.x509errors import X509Error
 
+#: The title of a rejection whose reason is the server's own configuration.
+SERVER_SIDE_TITLE = (
+    "The server's own configuration rejects this certificate (the certificate is not at fault)."
+)
+
 #: What OpenSSL inside the server builds from: its own CAs and what the client sends.
 _SERVER_SEES = frozenset({Source.SERVER_CA, Source.SENT})
 _WEAK_HASHES = ("sha1", "md5")
@@ -294,7 +299,15 @@ def decide(walk_: Walk, subject: str, advertised: tuple[str, ...]) -> Judgement:
     others = [e.message for e in remaining if e is not first]
     if others:
         detail += " Also: " + " ".join(others)
-    verdict = make_verdict(first.cause, detail, fixes)
+    # The configuration's fixes are for the server's owner; a rejection whose reason is
+    # the server's own configuration is not "a certificate that passes every check".
+    server_side = first.cause is Cause.REJECTED_UNEXPLAINED
+    verdict = make_verdict(
+        first.cause,
+        detail,
+        server_fixes=fixes,
+        title=SERVER_SIDE_TITLE if server_side else None,
+    )
     return Judgement(verdict, tuple(ordered), tuple(ignored), chain_names, on_list)
 
 

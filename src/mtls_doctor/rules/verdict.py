@@ -18,10 +18,12 @@ Order of reasoning (and why):
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
 
-from mtls_doctor.causes import CATALOGUE, Cause
+from mtls_doctor.advice import existing_fixes
+from mtls_doctor.causes import CATALOGUE, NOT_OFFERED_WITHOUT_CA_NAMES, Cause, fill
 from mtls_doctor.model import (
     DiagnosisFacts,
     Finding,
@@ -130,12 +132,79 @@ def _blocking(findings: Iterable[Finding]) -> list[Cause]:
     return [cause for cause in PRIORITY if cause in present]
 
 
-def make_verdict(cause: Cause, detail: str = "", extra_fixes: tuple[str, ...] = ()) -> Verdict:
+def make_verdict(
+    cause: Cause,
+    detail: str = "",
+    extra_fixes: tuple[str, ...] = (),
+    *,
+    server_fixes: tuple[str, ...] = (),
+    title: str | None = None,
+) -> Verdict:
+    """The verdict for ``cause``: its title and ``detail``; the fixes by audience.
+
+    ``extra_fixes`` go to the user, ``server_fixes`` to the server's owner,
+    each before the catalogue's; a fix naming a command this build lacks is
+    dropped. The catalogue's placeholders get their no-facts wording;
+    :func:`fill_verdict` words them from the facts of a diagnosis.
+    """
     info = CATALOGUE[cause]
-    summary = f"{info.title} {detail}".strip()
-    return Verdict(
-        cause=cause, summary=summary, fixes=(*extra_fixes, *info.user_fixes, *info.server_fixes)
+    return fill_verdict(
+        Verdict(cause=cause, summary=f"{title or info.title} {detail}".strip()),
+        {},
+        extra_user=extra_fixes,
+        extra_server=server_fixes,
     )
+
+
+def fill_verdict(
+    verdict: Verdict,
+    context: dict[str, str],
+    *,
+    extra_user: tuple[str, ...] | None = None,
+    extra_server: tuple[str, ...] | None = None,
+) -> Verdict:
+    """``verdict`` with the catalogue's fixes for its cause worded from ``context``.
+
+    The verdict's own extra fixes (those before the catalogue's) are kept.
+    """
+    info = CATALOGUE[verdict.cause]
+    catalogue_user = existing_fixes(tuple(fill(f, context) for f in info.user_fixes))
+    catalogue_server = existing_fixes(tuple(fill(f, context) for f in info.server_fixes))
+    if extra_user is None:
+        extra_user = verdict.user_fixes[: len(verdict.user_fixes) - len(catalogue_user)]
+    if extra_server is None:
+        extra_server = verdict.server_fixes[: len(verdict.server_fixes) - len(catalogue_server)]
+    user = (*existing_fixes(extra_user), *catalogue_user)
+    server = (*existing_fixes(extra_server), *catalogue_server)
+    return replace(verdict, fixes=(*user, *server), user_fixes=user, server_fixes=server)
+
+
+def fix_context(facts: DiagnosisFacts) -> dict[str, str]:
+    """The facts the fixes quote: the CA names the server sent, the certificate's subject."""
+    context: dict[str, str] = {}
+    seen = facts.attempt or facts.without_certificate
+    if seen is not None and seen.certificate_requested:
+        names = seen.acceptable_ca_names
+        if names:
+            shown = "; ".join(names[:3]) + (
+                f"; and {len(names) - 3} more" if len(names) > 3 else ""
+            )
+            context["accepted_cas"] = f" ({shown})"
+            context["installed_but_not_offered"] = (
+                "If you have one installed, check that its issuer is among the CA names the "
+                f"server accepts ({shown}): browsers only offer matching certificates."
+            )
+        else:
+            context["accepted_cas"] = (
+                " (this server lists no CA names, so only its owner can say which CAs it "
+                "accepts: ask them)"
+            )
+            context["installed_but_not_offered"] = NOT_OFFERED_WITHOUT_CA_NAMES
+    if facts.identity is not None:
+        cert = facts.identity.certificate
+        context["subject"] = f" ({cert.subject})"
+        context["not_before"] = f" ({cert.not_before:%Y-%m-%d %H:%M} UTC)"
+    return context
 
 
 def _first_message(findings: list[Finding], cause: Cause) -> str:
@@ -169,7 +238,7 @@ def diagnose(
         for alt in facts.alternatives
         if alt.fits
     )
-    verdict = _decide(facts, findings, reach)
+    verdict = fill_verdict(_decide(facts, findings, reach), fix_context(facts))
     return tuple(findings), verdict
 
 

@@ -319,7 +319,11 @@ def _scoped(nodes: list[Node]) -> list[ScopedVerify]:
                 if inner.key == "sslverifyclient" and inner.args:
                     scope = f"<{node.name} {' '.join(node.args)}>".replace(" >", ">")
                     mode = _VERIFY.get(inner.args[0].lower(), VerifyMode.NONE)
-                    found.append(ScopedVerify(scope=scope, mode=mode, where=inner.where))
+                    found.append(
+                        ScopedVerify(
+                            scope=scope, mode=mode, where=inner.where, written=inner.args[0]
+                        )
+                    )
         elif node.key not in ("virtualhost",):
             found.extend(_scoped(node.children))
     return found

@@ -124,6 +124,8 @@ class ScopedVerify:
     scope: str
     mode: VerifyMode
     where: Where
+    #: The directive's value as written (``require``, ``optional_no_ca``): what messages quote.
+    written: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -84,9 +84,10 @@ def check_scoped_verify(ctx: Context) -> list[Finding]:
     for scoped in ctx.block.scoped_verify:
         if scoped.mode is VerifyMode.NONE:
             continue
+        directive = f"SSLVerifyClient {scoped.written or scoped.mode}"
         if tls13:
             message = (
-                f"SSLVerifyClient {scoped.mode} inside {scoped.scope}: with TLS 1.3 Apache asks "
+                f"{directive} inside {scoped.scope}: with TLS 1.3 Apache asks "
                 "for the certificate after the handshake (post-handshake authentication), "
                 "which browsers do not support: they get 403 Forbidden and the log says "
                 "AH10158. Move SSLVerifyClient to the VirtualHost (a separate host name for the "
@@ -95,7 +96,7 @@ def check_scoped_verify(ctx: Context) -> list[Finding]:
             severity = Severity.ERROR
         else:
             message = (
-                f"SSLVerifyClient {scoped.mode} inside {scoped.scope}: Apache renegotiates the "
+                f"{directive} inside {scoped.scope}: Apache renegotiates the "
                 "TLS 1.2 connection to ask for the certificate; HTTP/2 forbids renegotiation "
                 "and some clients refuse it. Prefer SSLVerifyClient on the VirtualHost."
             )
