@@ -68,7 +68,7 @@ def test_text_output_names_cause_evidence_and_fix(
     assert result.code == 1
     assert "wrong_key_usage" in result.out
     assert "The SSL certificate error" in result.out  # what the server said
-    assert "Fix" in result.out and "clientAuth" in result.out
+    assert "\nYou\n" in result.out and "clientAuth" in result.out  # the fix, for who acts
 
 
 def test_several_identities_picks_the_one_that_fits(
