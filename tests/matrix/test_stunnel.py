@@ -1,9 +1,10 @@
-"""stunnel (OpenSSL) requiring a client certificate in front of a plain HTTP application.
+"""stunnel (OpenSSL) requiring a client certificate in front of plain HTTP and of plain Redis.
 
 stunnel checks the chain itself (``verifyChain``, ``requireCert``, the
 intermediate's CRL) and logs each verdict ("Rejected by CERT at depth=N",
 "Certificate accepted at depth=0"); the application behind it only sees
-the requests stunnel lets through.
+the connections stunnel lets through. In front of Redis the check is
+``rediss://``: no HTTP request may reach a service that is not HTTP.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from mtls_doctor.causes import Cause
 from mtls_doctor.lab.pki import LabPKI
 from tests.matrix.conftest import Truth, assert_agrees, assert_probe, cases, root_name
 from tests.servers.real import RunningServer, ServerRunner
+from tests.servers.services import start_redis
 from tests.servers.web import start_http_backend, start_stunnel
 
 pytestmark = pytest.mark.realserver
@@ -52,6 +54,13 @@ TRUTH = {
 }
 
 
+#: In front of Redis: Redis logs the connection stunnel opens for an accepted client.
+REDIS_TRUTH = {
+    name: Truth(C.ACCEPTED, r"- Accepted 127\.0\.0\.1:") if truth.cause == C.ACCEPTED else truth
+    for name, truth in TRUTH.items()
+}
+
+
 @pytest.fixture(scope="module")
 def stunnel_http(
     module_servers: ServerRunner, matrix_lab: LabPKI
@@ -78,6 +87,32 @@ def test_check_agrees_with_stunnel(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert_agrees(capsys, stunnel_http, matrix_lab, identity, truth)
+
+
+@pytest.fixture(scope="module")
+def stunnel_redis(
+    module_servers: ServerRunner, matrix_lab: LabPKI
+) -> tuple[RunningServer, RunningServer]:
+    """stunnel and a plain-TCP Redis behind it, shared by the module."""
+    lab = matrix_lab
+    server = {"cert": lab.server_pem, "key": lab.server_key_file, "ca_file": lab.client_ca_bundle}
+    backend = module_servers(start_redis, plain=True, **server)  # type: ignore[arg-type]
+    tunnel = module_servers(start_stunnel, backend=backend.port, crl=lab.crl_file, **server)  # type: ignore[arg-type]
+    return tunnel, backend
+
+
+@pytest.mark.parametrize(("identity", "truth"), cases(REDIS_TRUTH))
+def test_check_agrees_with_stunnel_in_front_of_redis(
+    identity: str | None,
+    truth: Truth,
+    stunnel_redis: tuple[RunningServer, RunningServer],
+    matrix_lab: LabPKI,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = f"rediss://{stunnel_redis[0].target}"
+    result = assert_agrees(capsys, stunnel_redis, matrix_lab, identity, truth, target)
+    # Redis logs "Possible SECURITY ATTACK detected" when it is sent an HTTP request.
+    assert "SECURITY ATTACK" not in stunnel_redis[1].error_log_text(), result
 
 
 def test_probe_stunnel(

@@ -56,7 +56,6 @@ def start_redis(
             f"bind {LOOPBACK}",
             f"dir {directory}",
             f"logfile {directory / 'redis.log'}",
-            "loglevel verbose",
             'save ""',
             "appendonly no",
             "daemonize no",
@@ -86,12 +85,8 @@ def start_mosquitto(
     require_certificate: bool = True,
     identity_as_username: bool = True,
     acl_denies_all: bool = False,
-    crl: Path | None = None,
 ) -> RunningServer:
-    """Mosquitto with a TLS listener; the certificate's CN is the user name when asked.
-
-    ``crl`` (``crlfile``): Mosquitto checks the leaf against it (the issuing CA's CRL).
-    """
+    """Mosquitto with a TLS listener; the certificate's CN is the user name when asked."""
     binary = require_binary("mosquitto")
 
     def prepare(directory: Path, port: int) -> _Plan:
@@ -109,8 +104,6 @@ def start_mosquitto(
             "log_type all",
             "user root",
         ]
-        if crl is not None:
-            lines.append(f"crlfile {crl}")
         if acl_denies_all:
             # A password file no certificate name is in: every client is "not authorized".
             (directory / "passwords").write_text("")
@@ -149,12 +142,6 @@ def start_postgres(
     initdb = _pg_binary("initdb")
     postgres = _pg_binary("postgres")
     user = "postgres" if os.geteuid() == 0 else None
-    if user is not None:
-        # pytest's temporary directories are private to root (0700), so the postgres user
-        # could not reach its own files there: give it a directory of its own, removed at exit.
-        tmp = Path(tempfile.mkdtemp(prefix="mtls-doctor-postgres-"))
-        tmp.chmod(0o711)
-        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
 
     def prepare(directory: Path, port: int) -> _Plan:
         # The server's own files live where its user can reach them (pytest's tmp is 0700 root).
