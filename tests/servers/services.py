@@ -22,6 +22,7 @@ from tests.servers.real import (
     _launch,
     _Plan,
     require_binary,
+    write_bundle,
 )
 
 
@@ -56,6 +57,7 @@ def start_redis(
             f"bind {LOOPBACK}",
             f"dir {directory}",
             f"logfile {directory / 'redis.log'}",
+            "loglevel verbose",  # logs each accepted connection
             'save ""',
             "appendonly no",
             "daemonize no",
@@ -85,6 +87,7 @@ def start_mosquitto(
     require_certificate: bool = True,
     identity_as_username: bool = True,
     acl_denies_all: bool = False,
+    crl: Path | None = None,
 ) -> RunningServer:
     """Mosquitto with a TLS listener; the certificate's CN is the user name when asked."""
     binary = require_binary("mosquitto")
@@ -104,6 +107,8 @@ def start_mosquitto(
             "log_type all",
             "user root",
         ]
+        if crl is not None:
+            lines.append(f"crlfile {crl}")  # Mosquitto checks the leaf against it
         if acl_denies_all:
             # A password file no certificate name is in: every client is "not authorized".
             (directory / "passwords").write_text("")
@@ -185,11 +190,14 @@ def start_dovecot(
     key: Path,
     ca_file: Path,
     implicit_tls: bool = False,
+    crls: tuple[Path, ...] = (),
 ) -> RunningServer:
     """Dovecot IMAP: STARTTLS on a plain listener, or implicit TLS (imaps).
 
     It asks for a client certificate (``ssl_verify_client_cert``) and
     requires a valid one to log in (``auth_ssl_require_client_cert``).
+    ``crls``: added to ``ssl_ca`` with ``ssl_require_crl = yes`` (then
+    Dovecot needs a CRL for every CA of the chain).
     """
     binary = require_binary("dovecot")
 
@@ -198,6 +206,9 @@ def start_dovecot(
         for sub in ("run", "state", "mail"):
             (d / sub).mkdir()
         listener = "imaps" if implicit_tls else "imap"
+        trusted = ca_file
+        if crls:
+            trusted = write_bundle(d / "ca-and-crls.pem", ca_file, *crls)
         conf = d / "dovecot.conf"
         conf.write_text(
             "\n".join(
@@ -210,9 +221,9 @@ def start_dovecot(
                     "ssl = yes",
                     f"ssl_cert = <{cert}",
                     f"ssl_key = <{key}",
-                    f"ssl_ca = <{ca_file}",
+                    f"ssl_ca = <{trusted}",
                     "ssl_verify_client_cert = yes",
-                    "ssl_require_crl = no",
+                    f"ssl_require_crl = {'yes' if crls else 'no'}",
                     "auth_ssl_require_client_cert = yes",
                     "auth_verbose = yes",
                     "ssl_cert_username_field = commonName",
