@@ -213,3 +213,28 @@ def test_skipped_lines_are_said_in_text(tmp_path: Path) -> None:
     result = run_process("explain", "--tail", "1", "--file", str(log))
     assert "after skipping 3" in result.out
     assert "line 4" in result.out
+
+
+def test_stdin_of_any_size_is_streamed_in_bounded_memory() -> None:
+    """200 MB on a pipe, never on disk: explained with a peak RSS far below the input."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mtls_doctor", "explain", "--json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    noise = b"2026/06/01 12:00:00 [notice] 7#7: worker process 8 exited with code 0\n" * 10_000
+    for _ in range(300):  # 200 MB
+        child.stdin.write(noise)
+    child.stdin.write(CURL_EXPIRED.encode() + b"\n")
+    child.stdin.close()
+    output = child.stdout.read()
+    child.stdout.close()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 1
+    document = json.loads(output)
+    assert document["lines_read"] == 3_000_001
+    assert [m["lines"] for m in document["matches"]] == [[3_000_001]]
+    assert usage.ru_maxrss < 120 * 1024, f"peak RSS {usage.ru_maxrss} KiB"
