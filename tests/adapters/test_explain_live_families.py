@@ -9,8 +9,8 @@ is not the certificate's, which the servers log as a bad CertificateVerify
 signature. Every reason line (selected by the regexes below, not by explain)
 must be explained with the identity's cause among its causes.
 
-gnutls-serv is not started here: it listens on every interface and has no
-option to listen on loopback only. Its messages are in the corpus.
+gnutls-serv listens on every interface, so it runs in a network namespace of
+its own: see test_explain_live_gnutls_serv.py.
 """
 
 from __future__ import annotations
