@@ -16,7 +16,14 @@ import pytest
 
 from mtls_doctor.causes import Cause
 from mtls_doctor.lab.pki import LabPKI
-from tests.matrix.conftest import Truth, assert_agrees, assert_probe, cases, root_name
+from tests.matrix.conftest import (
+    CHAIN_TRIPLE,
+    Truth,
+    assert_agrees,
+    assert_probe,
+    cases,
+    root_name,
+)
 from tests.servers.real import RunningServer, ServerRunner, write_bundle
 from tests.servers.web import start_lighttpd
 
@@ -112,6 +119,18 @@ def test_check_agrees_with_lighttpd_gnutls(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert_agrees(capsys, lighttpd_gnutls, matrix_lab, identity, truth)
+
+
+@pytest.mark.parametrize("identity", CHAIN_TRIPLE)
+def test_server_bundle_settles_the_chain_cause_on_lighttpd_gnutls(
+    identity: str,
+    lighttpd_gnutls: RunningServer,
+    matrix_lab: LabPKI,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    exact = Truth(GNUTLS[identity].cause, UNSAID)
+    bundle = str(matrix_lab.client_ca_bundle)
+    assert_agrees(capsys, lighttpd_gnutls, matrix_lab, identity, exact, None, "--ca-bundle", bundle)
 
 
 def test_probe_lighttpd(

@@ -100,3 +100,5 @@ def test_probe_node(
     node: dict[str, RunningServer], matrix_lab: LabPKI, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert_probe(capsys, node["tls"].target, [root_name(matrix_lab)])
+    # The application's 403 to a client without a certificate is a refusal too.
+    assert_probe(capsys, node["app"].target, [root_name(matrix_lab)])

@@ -121,3 +121,11 @@ def test_probe_stunnel(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert_probe(capsys, stunnel_http[0].target, [root_name(matrix_lab)])
+
+
+def test_probe_stunnel_in_front_of_redis(
+    stunnel_redis: tuple[RunningServer, RunningServer],
+    matrix_lab: LabPKI,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert_probe(capsys, f"rediss://{stunnel_redis[0].target}", [root_name(matrix_lab)])
