@@ -140,7 +140,10 @@ def _load_key(path: str, block: bytes, pem: bool, password: PasswordSource) -> P
     except TypeError:
         pass  # encrypted: needs a password
     except ValueError as exc:
-        raise BundleLoadError(path, "private key is corrupt or of an unsupported type") from exc
+        key = _through_openssl(block, pem, None)
+        if key is None:
+            raise BundleLoadError(path, "private key is corrupt or of an unsupported type") from exc
+        return key
     except Exception as exc:  # UnsupportedAlgorithm
         raise BundleLoadError(path, "private key uses an unsupported algorithm") from exc
     secret = password(path)
@@ -151,12 +154,35 @@ def _load_key(path: str, block: bytes, pem: bool, password: PasswordSource) -> P
             "(use --password-file FILE or --password-env VAR)",
             needed=True,
         )
+    usable = _usable_password(path, secret)
     try:
-        return load(block, _usable_password(path, secret))
+        return load(block, usable)
     except (ValueError, TypeError) as exc:
-        raise PasswordError(
-            path, "wrong password for the encrypted private key", needed=False
-        ) from exc
+        key = _through_openssl(block, pem, usable)
+        if key is None:
+            raise PasswordError(
+                path, "wrong password for the encrypted private key", needed=False
+            ) from exc
+        return key
+
+
+def _through_openssl(block: bytes, pem: bool, secret: bytes | None) -> PrivateKey | None:
+    """The key as OpenSSL's own decoder reads it, re-encoded canonically; None if it cannot.
+
+    cryptography's parser is stricter than OpenSSL's: it refuses an EC private
+    key whose scalar carries a leading zero byte (33 bytes for P-256), which
+    GnuTLS ``certtool`` writes for about half of its keys and which OpenSSL,
+    curl and Go use without complaint. OpenSSL reads it and writes it back in
+    the canonical form cryptography loads.
+    """
+    from OpenSSL import crypto
+
+    kind = crypto.FILETYPE_PEM if pem else crypto.FILETYPE_ASN1
+    try:
+        loaded = crypto.load_privatekey(kind, block, secret if secret is not None else b"")
+        return loaded.to_cryptography_key()
+    except (crypto.Error, ValueError, TypeError):
+        return None
 
 
 def _load_pkcs12(path: str, data: bytes, password: PasswordSource) -> _Material:

@@ -74,6 +74,18 @@ def detect_kind(path: str | os.PathLike[str]) -> ServerKind:
     except OSError as exc:
         raise ConfigParseError(name, None, f"cannot read: {exc.strerror or exc}") from None
     text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    from mtls_doctor.serverconf.unsupported import recognise
+
+    other = recognise(name, text)
+    if other is not None:
+        error = ConfigParseError(
+            name,
+            None,
+            f"this is a {other} configuration: not supported yet (lint-server reads nginx, "
+            "Apache and HAProxy configurations)",
+        )
+        error.code = "unsupported_config"
+        raise error
     scores = {
         kind: sum(len(pattern.findall(text)) * (3 if i == 0 else 1) for i, pattern in enumerate(p))
         for kind, p in _SIGNS.items()
