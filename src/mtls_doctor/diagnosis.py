@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from mtls_doctor.bundle import LoadedIdentity, PasswordSource, load_identities, no_password
 from mtls_doctor.causes import Cause
 from mtls_doctor.deadline import Deadline
+from mtls_doctor.defaults import DEFAULT_WARN_DAYS
 from mtls_doctor.errors import (
     BundleLoadError,
     ConnectError,
@@ -46,8 +47,9 @@ from mtls_doctor.model import (
     Severity,
     Verdict,
 )
+from mtls_doctor.rules.answer import answer
 from mtls_doctor.rules.chain import Reach, analyze_chain
-from mtls_doctor.rules.identity import DEFAULT_WARN_DAYS, check_identity
+from mtls_doctor.rules.identity import check_identity
 from mtls_doctor.rules.verdict import Outcome, diagnose, make_verdict, outcome
 from mtls_doctor.tls.target import Target
 
@@ -383,7 +385,7 @@ class _Checker:
         note = Finding(
             code="identity_chosen",
             severity=Severity.INFO,
-            message=f"{rejected.facts.source} was refused ({_answer(first)}); "
+            message=f"{rejected.facts.source} was refused ({answer(first)}); "
             f"{chosen.facts.source} ({chosen.facts.certificate.subject}) is the identity to use "
             "for this server.",
         )
@@ -461,11 +463,3 @@ def _read_ca_bundle(path: str | os.PathLike[str]) -> list[x509.Certificate]:
             return [x509.load_der_x509_certificate(data)]
         except ValueError as exc:
             raise BundleLoadError(str(path), "not a PEM or DER CA bundle") from exc
-
-
-def _answer(facts: HandshakeFacts) -> str:
-    if facts.alert_received is not None:
-        return f"TLS alert {facts.alert_received.code} {facts.alert_received.name}"
-    if facts.http is not None:
-        return f"HTTP {facts.http.status}"
-    return "connection closed"

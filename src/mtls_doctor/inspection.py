@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from mtls_doctor.bundle import PasswordSource, load_identities, no_password
+from mtls_doctor.defaults import DEFAULT_WARN_DAYS
 from mtls_doctor.model import IdentityReport, InspectReport
-from mtls_doctor.rules.identity import DEFAULT_WARN_DAYS, check_identity
+from mtls_doctor.rules.identity import check_identity
 
 
 def inspect_identities(

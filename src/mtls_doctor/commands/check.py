@@ -21,6 +21,7 @@ from mtls_doctor.commands._options import (
     local_path,
     warn_days,
 )
+from mtls_doctor.defaults import DEFAULT_WARN_DAYS
 from mtls_doctor.ui import UI
 
 
@@ -69,7 +70,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     revocation.add_argument("--ocsp-url", metavar="URL", help="ask this OCSP responder")
     parser.add_argument(
-        "--warn-days", type=warn_days, default=30, metavar="N", help=argparse.SUPPRESS
+        "--warn-days",
+        type=warn_days,
+        default=DEFAULT_WARN_DAYS,
+        metavar="N",
+        help=argparse.SUPPRESS,
     )
     add_network_arguments(parser)
     add_time_argument(parser)

@@ -16,6 +16,7 @@ from mtls_doctor.commands._options import (
     local_path,
     password_source,
 )
+from mtls_doctor.defaults import DEFAULT_WARN_DAYS
 from mtls_doctor.ui import UI
 
 
@@ -30,9 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--warn-days",
         type=int,
-        default=30,
+        default=DEFAULT_WARN_DAYS,
         metavar="N",
-        help="warn when a certificate expires within N days (default 30)",
+        help=f"warn when a certificate expires within N days (default {DEFAULT_WARN_DAYS})",
     )
     add_time_argument(parser)
     add_password_arguments(parser)

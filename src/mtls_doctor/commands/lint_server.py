@@ -24,6 +24,7 @@ from mtls_doctor.commands._options import (
     local_path,
     password_source,
 )
+from mtls_doctor.defaults import DEFAULT_WARN_DAYS
 from mtls_doctor.ui import UI
 
 FORMATS = ("text", "json", "sarif")
@@ -87,9 +88,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--warn-days",
         type=int,
-        default=30,
+        default=DEFAULT_WARN_DAYS,
         metavar="N",
-        help="warn when a client CA certificate expires within N days (default 30)",
+        help=f"warn when a client CA certificate expires within N days "
+        f"(default {DEFAULT_WARN_DAYS})",
     )
     parser.add_argument(
         "--crl-warn-hours",

@@ -17,6 +17,7 @@ from mtls_doctor.model import (
     Severity,
     Verdict,
 )
+from mtls_doctor.rules.answer import answer
 from mtls_doctor.rules.identity import allows_client_auth, days_left
 
 if TYPE_CHECKING:
@@ -226,20 +227,9 @@ def _evidence_lines(item: Diagnosis, target: str) -> list[str]:
         else:
             lines.append(f"could not present {escape(cert.subject)}: see the findings")
     if facts.attempt is not None:
-        lines.append(f"with it: {escape(_answer(facts.attempt))}")
+        lines.append(f"with it: {escape(answer(facts.attempt, detailed=True))}")
     if facts.without_certificate is not None:
-        lines.append(f"without a certificate: {escape(_answer(facts.without_certificate))}")
+        lines.append(
+            f"without a certificate: {escape(answer(facts.without_certificate, detailed=True))}"
+        )
     return lines
-
-
-def _answer(facts: HandshakeFacts) -> str:
-    if facts.alert_received is not None:
-        return f"TLS alert {facts.alert_received.code} {facts.alert_received.name}"
-    if facts.http is not None:
-        first = f" — {facts.http.first_line}" if facts.http.first_line else ""
-        return f"HTTP {facts.http.status} {facts.http.reason}{first}"
-    if facts.app is not None:
-        return _app_text(facts)
-    if facts.closed_without_answer:
-        return "the server closed the connection without an answer"
-    return facts.error or "handshake completed"

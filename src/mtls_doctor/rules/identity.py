@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from mtls_doctor.causes import Cause
+from mtls_doctor.defaults import DEFAULT_WARN_DAYS
 from mtls_doctor.model import CertFacts, Finding, IdentityFacts, Severity
 
 #: EKU values that permit TLS client authentication (RFC 5280 4.2.1.12).
 _CLIENT_AUTH_EKUS = frozenset({"clientAuth", "anyExtendedKeyUsage"})
 #: RSA below this is refused by OpenSSL 3 at its default security level (2).
 MIN_RSA_BITS = 2048
-DEFAULT_WARN_DAYS = 30
 
 
 def days_left(cert: CertFacts, now: datetime) -> int:

@@ -24,6 +24,7 @@ from enum import StrEnum
 
 from mtls_doctor.advice import existing_fixes
 from mtls_doctor.causes import CATALOGUE, NOT_OFFERED_WITHOUT_CA_NAMES, Cause, fill
+from mtls_doctor.defaults import DEFAULT_WARN_DAYS
 from mtls_doctor.model import (
     DiagnosisFacts,
     Finding,
@@ -32,7 +33,7 @@ from mtls_doctor.model import (
     Verdict,
 )
 from mtls_doctor.rules.chain import ChainReach, Reach, Trust, check_chain_against_server
-from mtls_doctor.rules.identity import DEFAULT_WARN_DAYS, check_identity
+from mtls_doctor.rules.identity import check_identity
 from mtls_doctor.rules.probe import MISDIRECTED_STATUS, REFUSING_STATUSES
 
 #: When several local problems exist and the server does not say which it hit:

@@ -33,7 +33,6 @@ from mtls_doctor.watch.facts import (
     short_key_id,
 )
 
-DEFAULT_WARN_DAYS = 30
 DEFAULT_CRIT_DAYS = 7
 #: How many identity sources a message names before it counts the rest.
 NAMED_IDENTITIES = 5

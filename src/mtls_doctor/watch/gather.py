@@ -20,7 +20,8 @@ from cryptography import x509
 
 from mtls_doctor.bundle import LoadedIdentity, PasswordSource, load_identities, no_password
 from mtls_doctor.errors import InputError, NetworkError, UsageError
-from mtls_doctor.model import HandshakeFacts, LoadProblem
+from mtls_doctor.model import LoadProblem
+from mtls_doctor.rules.answer import answer
 from mtls_doctor.tls.target import Target, parse_target
 from mtls_doctor.watch.drift import issued_by, issuing_cas, usage_of
 from mtls_doctor.watch.facts import Handshake, IssuingCA, ServerView, Usage, WatchFacts
@@ -136,14 +137,6 @@ def targets(sources: Sources) -> list[Target]:
     return [parse_target(s.target, sni=s.sni, connect_to=s.connect_to) for s in sources.servers]
 
 
-def _evidence(facts: HandshakeFacts) -> str:
-    if facts.alert_received is not None:
-        return f"TLS alert {facts.alert_received.code} ({facts.alert_received.name})"
-    if facts.http is not None:
-        return f"HTTP {facts.http.status}"
-    return facts.error or "the connection closed without an answer"
-
-
 def presentable(identity: LoadedIdentity, now: datetime) -> bool:
     """An identity a handshake can use and a server has no local reason to refuse."""
     cert = identity.facts.certificate
@@ -189,7 +182,7 @@ def settle(
                 ca=index,
                 identity=chosen.facts.source,
                 accepted=result is not Outcome.REFUSED,
-                evidence=_evidence(facts),
+                evidence=answer(facts),
             )
         )
     return tuple(made)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mtls_doctor.defaults import DEFAULT_WARN_DAYS
 from mtls_doctor.errors import InputError, UsageError
 
 PasswordSource = Callable[[str], "bytes | None"]
@@ -76,7 +77,7 @@ class Sources:
     issuing_cas: tuple[str, ...] = ()
     #: ``nss[:DIR]`` stores; read once a store loader exists (see ``gather``).
     stores: tuple[str, ...] = ()
-    warn_days: int = 30
+    warn_days: int = DEFAULT_WARN_DAYS
     crit_days: int = 7
     timeout: float = 10.0
     concurrency: int = 32

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+from mtls_doctor.defaults import DEFAULT_WARN_DAYS
 from mtls_doctor.model import Finding
 from mtls_doctor.rules.serverconf.cas import (
     check_ca_certificates,
@@ -55,7 +56,6 @@ from mtls_doctor.rules.serverconf.policy import (
 from mtls_doctor.rules.serverconf.table import (
     DEFAULT_CRL_WARN,
     DEFAULT_VERIFY_DEPTH,
-    DEFAULT_WARN_DAYS,
     DEPTH_DIRECTIVE,
     RULES,
     Rule,

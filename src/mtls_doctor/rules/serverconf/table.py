@@ -12,7 +12,6 @@ from mtls_doctor.serverconf.facts import (
     Where,
 )
 
-DEFAULT_WARN_DAYS = 30
 #: CRLs live days, not years: warn this long before nextUpdate.
 DEFAULT_CRL_WARN = timedelta(hours=72)
 
