@@ -3,6 +3,7 @@
 Whole-process wall time, median of several runs, on the built-in lab:
 - ``check`` with an accepted and with a rejected identity (and its handshakes);
 - ``openssl s_client`` presenting the same identity (it only shows the raw result);
+- ``mtls-doctor --help`` alone (start-up: target <= 0.1 s; ``check`` accepted <= 0.15 s);
 - sslyze's connectivity test, which answers only "is client auth required"
   (installed in the bench's own environment, .bench-venv, to keep its pinned
   dependencies away from ours).
@@ -50,6 +51,8 @@ def sslyze_python() -> Path | None:
 
 def main() -> None:
     openssl = shutil.which("openssl")
+    start_up = [str(BIN / "mtls-doctor"), "--help"]
+    print(f"start-up: mtls-doctor --help {median_seconds(start_up) * 1000:.1f} ms (target 100)")
     with lab() as (pki, fleet):
         server = fleet.servers["strict"]
         target = server.target
