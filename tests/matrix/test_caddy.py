@@ -14,6 +14,7 @@ import pytest
 
 from mtls_doctor.causes import Cause
 from mtls_doctor.lab.pki import LabPKI
+from tests.cli import run_cli
 from tests.matrix.conftest import IDENTITIES, Truth, assert_agrees, assert_probe, cases, root_name
 from tests.servers.real import RunningServer, ServerRunner
 from tests.servers.web import start_caddy
@@ -81,6 +82,11 @@ def test_check_agrees_with_caddy_by_ip(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert_agrees(capsys, caddy, matrix_lab, identity, truth)
+
+
+def test_probe_caddy_by_ip(caddy: RunningServer, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "probe", caddy.target, "--json", "--timeout", "5")
+    assert result.json["client_auth"] == "not_requested", result.json
 
 
 def test_probe_caddy_by_name(

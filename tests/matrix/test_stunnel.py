@@ -129,3 +129,22 @@ def test_probe_stunnel_in_front_of_redis(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert_probe(capsys, f"rediss://{stunnel_redis[0].target}", [root_name(matrix_lab)])
+
+
+@pytest.mark.parametrize(
+    ("identity", "cause"), [("good-ecdsa", C.ACCEPTED), ("expired", C.CERTIFICATE_EXPIRED)]
+)
+def test_bare_target_sends_no_http_through_stunnel(
+    identity: str,
+    cause: Cause,
+    stunnel_redis: tuple[RunningServer, RunningServer],
+    matrix_lab: LabPKI,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # host:port on a port that says nothing: the TLS-level verdict, and no application data.
+    truth = TRUTH[identity] if cause != C.ACCEPTED else REDIS_TRUTH[identity]
+    result = assert_agrees(
+        capsys, stunnel_redis, matrix_lab, identity, truth, stunnel_redis[0].target
+    )
+    assert result.json["handshake"]["http_status"] is None, result.json["handshake"]
+    assert "SECURITY ATTACK" not in stunnel_redis[1].error_log_text()
