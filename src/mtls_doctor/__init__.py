@@ -19,7 +19,31 @@ Everything listed in ``__all__`` is guarded by ``tests/unit/test_public_api.py``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # What type checkers see: the real types (``name as name``: an explicit re-export).
+    # At run time ``__getattr__`` imports them on first use.
+    from mtls_doctor.bundle import load_identities as load_identities
+    from mtls_doctor.causes import CATALOGUE as CATALOGUE
+    from mtls_doctor.causes import Cause as Cause
+    from mtls_doctor.diagnosis import CheckRequest as CheckRequest
+    from mtls_doctor.diagnosis import check as check
+    from mtls_doctor.errors import MtlsDoctorError as MtlsDoctorError
+    from mtls_doctor.inspection import inspect_identities as inspect_identities
+    from mtls_doctor.knowledge import explain as explain
+    from mtls_doctor.lab.pki import build_lab_pki as build_lab_pki
+    from mtls_doctor.model import CertFacts as CertFacts
+    from mtls_doctor.model import Diagnosis as Diagnosis
+    from mtls_doctor.model import Finding as Finding
+    from mtls_doctor.model import IdentityFacts as IdentityFacts
+    from mtls_doctor.model import InspectReport as InspectReport
+    from mtls_doctor.model import Severity as Severity
+    from mtls_doctor.model import Verdict as Verdict
+    from mtls_doctor.probing import ProbeReport as ProbeReport
+    from mtls_doctor.probing import probe as probe
+    from mtls_doctor.tls.target import Target as Target
+    from mtls_doctor.tls.target import parse_target as parse_target
 
 __version__ = "0.1.0"
 

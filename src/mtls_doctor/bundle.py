@@ -100,7 +100,44 @@ class _Material:
     leaf_hint: x509.Certificate | None = None
 
 
+#: ``-`` as a path: the identity comes on standard input (``cat client.pem | inspect -``).
+STDIN = "-"
+#: The first four bytes of a Java keystore: JKS, JCEKS (PKCS#12 keystores are DER, read as such).
+_JAVA_KEYSTORES = {b"\xfe\xed\xfe\xed": "JKS", b"\xce\xce\xce\xce": "JCEKS"}
+
+
+def _read_stdin() -> bytes:
+    import sys
+
+    stream = sys.stdin
+    if stream is None or stream.isatty():
+        raise BundleLoadError(
+            STDIN, "standard input is a terminal: pipe the file in (`cat client.pem | ... -`)"
+        )
+    data = stream.buffer.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise BundleLoadError(
+            STDIN, f"more than {MAX_FILE_BYTES // (1024 * 1024)} MiB on standard input"
+        )
+    return data
+
+
+def _java_keystore(name: str, data: bytes) -> BundleLoadError | None:
+    """A JKS/JCEKS keystore: one line saying how to convert it (cryptography cannot read it)."""
+    kind = _JAVA_KEYSTORES.get(data[:4])
+    if kind is None:
+        return None
+    stem = Path(name).stem if name != STDIN else "keystore"
+    return BundleLoadError(
+        name,
+        f"a Java keystore ({kind}): convert it with `keytool -importkeystore -srckeystore "
+        f"{name} -destkeystore {stem}.p12 -deststoretype PKCS12`, then use {stem}.p12",
+    )
+
+
 def _read(path: Path) -> bytes:
+    if str(path) == STDIN:
+        return _read_stdin()
     try:
         return read_regular_file(path, limit=MAX_FILE_BYTES, what="identity file")
     except FileReadError as exc:
@@ -287,6 +324,9 @@ def load_material(path: Path, password: PasswordSource) -> _Material:
         return _load_pem(name, data, password)
     if data[:1] == b"\x30":
         return _load_der(name, data, password)
+    keystore = _java_keystore(name, data)
+    if keystore is not None:
+        raise keystore
     raise BundleLoadError(
         name, "unknown format: not PEM, DER or PKCS#12 (is this a certificate file?)"
     )

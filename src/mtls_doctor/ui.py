@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 from mtls_doctor.errors import MtlsDoctorError
 from mtls_doctor.terminal import OutputStream, to_encoding, width
 
+#: Version of the JSON documents' shape (docs/CONTRACT.md); every document carries it.
+#: Raised only when a field of the contract changes meaning or goes away.
+SCHEMA_VERSION = 1
 #: Exit code of an unexpected failure (a bug): not one of the contract's 0-3 (EX_SOFTWARE).
 EXIT_INTERNAL = 70
 #: Where to report a bug.
@@ -47,7 +50,8 @@ class UI:
         return self._console
 
     def emit_json(self, document: dict[str, Any]) -> None:
-        """Write the one JSON document of this run."""
+        """Write the one JSON document of this run (with its ``schema_version`` first)."""
+        document = {"schema_version": SCHEMA_VERSION, **document}
         self.out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         self.out.flush()
 

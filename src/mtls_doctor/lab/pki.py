@@ -565,6 +565,7 @@ def manifest(pki: LabPKI) -> dict[str, Any]:
         return str(path.relative_to(pki.directory))
 
     return {
+        "schema_version": 1,
         "generated_for": pki.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "base_url": pki.base_url,
         "client_ca_bundle": rel(pki.client_ca_bundle),
