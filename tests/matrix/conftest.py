@@ -195,6 +195,20 @@ def assert_agrees(
     return result
 
 
+def assert_bundle_settles(
+    capsys: pytest.CaptureFixture[str],
+    server: RunningServer,
+    lab: LabPKI,
+    identity: str,
+    truth: Truth,
+    target: str | None = None,
+) -> Run:
+    """With the server's own CA bundle (``--ca-bundle``) the chain cause is exact, not a guess."""
+    exact = Truth(truth.cause, truth.evidence)
+    bundle = str(lab.client_ca_bundle)
+    return assert_agrees(capsys, server, lab, identity, exact, target, "--ca-bundle", bundle)
+
+
 def assert_probe(
     capsys: pytest.CaptureFixture[str], target: str, ca_names: list[str], *extra: str
 ) -> dict[str, Any]:

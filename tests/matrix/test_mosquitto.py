@@ -16,6 +16,7 @@ from tests.matrix.conftest import (
     CHAIN_TRIPLE,
     Truth,
     assert_agrees,
+    assert_bundle_settles,
     assert_probe,
     cases,
     nameless,
@@ -78,10 +79,9 @@ def test_server_bundle_settles_the_chain_cause_on_mosquitto(
     matrix_lab: LabPKI,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    exact = Truth(TRUTH[identity].cause, REFUSED)
-    bundle = str(matrix_lab.client_ca_bundle)
-    target = f"mqtts://{mosquitto.target}"
-    assert_agrees(capsys, mosquitto, matrix_lab, identity, exact, target, "--ca-bundle", bundle)
+    assert_bundle_settles(
+        capsys, mosquitto, matrix_lab, identity, TRUTH[identity], f"mqtts://{mosquitto.target}"
+    )
 
 
 def test_probe_mosquitto(mosquitto: RunningServer, capsys: pytest.CaptureFixture[str]) -> None:

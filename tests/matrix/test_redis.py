@@ -18,6 +18,7 @@ from tests.matrix.conftest import (
     CHAIN_TRIPLE,
     Truth,
     assert_agrees,
+    assert_bundle_settles,
     assert_probe,
     cases,
     nameless,
@@ -72,10 +73,9 @@ def test_check_agrees_with_redis(
 def test_server_bundle_settles_the_chain_cause_on_redis(
     identity: str, redis: RunningServer, matrix_lab: LabPKI, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    exact = Truth(TRUTH[identity].cause, REFUSED)
-    bundle = str(matrix_lab.client_ca_bundle)
-    target = f"rediss://{redis.target}"
-    assert_agrees(capsys, redis, matrix_lab, identity, exact, target, "--ca-bundle", bundle)
+    assert_bundle_settles(
+        capsys, redis, matrix_lab, identity, TRUTH[identity], f"rediss://{redis.target}"
+    )
 
 
 def test_probe_redis(redis: RunningServer, capsys: pytest.CaptureFixture[str]) -> None:
