@@ -2,8 +2,9 @@
 
 The matrix must not be tuned to one PKI tool: certtool writes its own
 extensions, serials and key files (a text dump of the key before its PEM
-block). Keys are RSA 2048 here; certtool's EC keys are the subject of the
-key-loading corpus.
+block). The CAs' keys are RSA 2048; the identities' are ECDSA P-256, whose
+private scalar certtool writes with a leading zero byte about half the time
+(keys OpenSSL loads, and so must the product).
 """
 
 from __future__ import annotations
@@ -47,10 +48,12 @@ def _run(certtool: str, directory: Path, *args: str) -> None:
         raise RuntimeError(f"certtool {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
 
-def _key(certtool: str, directory: Path, name: str) -> Path:
+def _key(certtool: str, directory: Path, name: str, kind: str) -> Path:
     key = directory / f"{name}.key"
-    _run(certtool, directory, "--generate-privkey", "--key-type", "rsa", "--bits", "2048",
-         "--outfile", key.name)  # fmt: skip
+    size = ["--bits", "2048"] if kind == "rsa" else ["--curve", "secp256r1"]
+    _run(
+        certtool, directory, "--generate-privkey", "--key-type", kind, *size, "--outfile", key.name
+    )
     return key
 
 
@@ -61,7 +64,7 @@ def build_certtool_pki(directory: Path) -> CerttoolPKI:
     cas = {}
     for ca in ("trusted-ca", "other-ca"):
         (directory / f"{ca}.tmpl").write_text(_CA.format(name=f"certtool {ca}"))
-        _key(certtool, directory, ca)
+        _key(certtool, directory, ca, "rsa")
         _run(certtool, directory, "--generate-self-signed", "--load-privkey", f"{ca}.key",
              "--template", f"{ca}.tmpl", "--outfile", f"{ca}.pem")  # fmt: skip
         cas[ca] = directory / f"{ca}.pem"
@@ -74,7 +77,7 @@ def build_certtool_pki(directory: Path) -> CerttoolPKI:
     identities = {}
     for name, (ca, dates, usage) in leaves.items():
         (directory / f"{name}.tmpl").write_text(_LEAF.format(name=name, dates=dates, usage=usage))
-        key = _key(certtool, directory, name)
+        key = _key(certtool, directory, name, "ecdsa")
         _run(certtool, directory, "--generate-certificate", "--load-privkey", key.name,
              "--load-ca-certificate", f"{ca}.pem", "--load-ca-privkey", f"{ca}.key",
              "--template", f"{name}.tmpl", "--outfile", f"{name}.pem")  # fmt: skip
