@@ -21,6 +21,7 @@ from tests.servers.real import (
     ServerStartError,
     _launch,
     _Plan,
+    free_port,
     require_binary,
     write_bundle,
 )
@@ -191,8 +192,9 @@ def start_dovecot(
     ca_file: Path,
     implicit_tls: bool = False,
     crls: tuple[Path, ...] = (),
+    service: str = "imap",
 ) -> RunningServer:
-    """Dovecot IMAP: STARTTLS on a plain listener, or implicit TLS (imaps).
+    """Dovecot IMAP (or SMTP ``submission``): STARTTLS on a plain listener, or implicit TLS.
 
     It asks for a client certificate (``ssl_verify_client_cert``) and
     requires a valid one to log in (``auth_ssl_require_client_cert``).
@@ -205,7 +207,19 @@ def start_dovecot(
         d = directory
         for sub in ("run", "state", "mail"):
             (d / sub).mkdir()
-        listener = "imaps" if implicit_tls else "imap"
+        if service not in ("imap", "submission"):
+            raise ValueError(f"service must be 'imap' or 'submission', not {service!r}")
+        listener, other = (service + "s", service) if implicit_tls else (service, service + "s")
+        submission = (
+            [
+                "hostname = mail.test",
+                f"submission_relay_host = {LOOPBACK}",
+                # Only reached after a login; a port nobody was listening on a moment ago.
+                f"submission_relay_port = {free_port()}",
+            ]
+            if service == "submission"
+            else []
+        )
         trusted = ca_file
         if crls:
             trusted = write_bundle(d / "ca-and-crls.pem", ca_file, *crls)
@@ -216,7 +230,8 @@ def start_dovecot(
                     f"base_dir = {d / 'run'}",
                     f"state_dir = {d / 'state'}",
                     f"log_path = {d / 'dovecot.log'}",
-                    "protocols = imap",
+                    f"protocols = {service}",
+                    *submission,
                     f"listen = {LOOPBACK}",
                     "ssl = yes",
                     f"ssl_cert = <{cert}",
@@ -233,17 +248,18 @@ def start_dovecot(
                     f"mail_location = maildir:{d / 'mail'}/%u",
                     "passdb {\n  driver = static\n  args = nopassword=y\n}",
                     "userdb {\n  driver = static\n"
-                    f"  args = uid=root gid=root home={d / 'mail'}/%u\n}}",
-                    "service imap-login {",
+                    # submission refuses uid 0 for its post-login process.
+                    f"  args = uid={'nobody' if service == 'submission' else 'root'} "
+                    f"gid={'nogroup' if service == 'submission' else 'root'} "
+                    f"home={d / 'mail'}/%u\n}}",
+                    f"service {service}-login {{",
                     f"  inet_listener {listener} {{\n    port = {port}\n"
                     + ("    ssl = yes\n" if implicit_tls else "")
                     + "  }",
-                    "  inet_listener "
-                    + ("imap" if implicit_tls else "imaps")
-                    + " {\n    port = 0\n  }",
+                    f"  inet_listener {other} {{\n    port = 0\n  }}",
+                    "  chroot =",
                     "}",
                     "service anvil {\n  chroot =\n}",
-                    "service imap-login {\n  chroot =\n}",
                     "first_valid_uid = 0",
                     "",
                 ]
@@ -257,3 +273,49 @@ def start_dovecot(
         )
 
     return _launch("dovecot", tmp, prepare)
+
+
+def start_slapd(
+    tmp: Path,
+    *,
+    cert: Path,
+    key: Path,
+    ca_file: Path,
+    implicit_tls: bool = False,
+    verify_client: str = "demand",
+) -> RunningServer:
+    """OpenLDAP ``slapd``: StartTLS on ldap://, or ldaps://; ``TLSVerifyClient`` as given."""
+    binary = require_binary("slapd")
+
+    def prepare(directory: Path, port: int) -> _Plan:
+        d = directory
+        (d / "db").mkdir()
+        conf = d / "slapd.conf"
+        conf.write_text(
+            "\n".join(
+                [
+                    "include /etc/ldap/schema/core.schema",
+                    f"pidfile {d / 'slapd.pid'}",
+                    f"argsfile {d / 'slapd.args'}",
+                    "modulepath /usr/lib/ldap",
+                    "moduleload back_mdb",
+                    f"TLSCertificateFile {cert}",
+                    f"TLSCertificateKeyFile {key}",
+                    f"TLSCACertificateFile {ca_file}",
+                    f"TLSVerifyClient {verify_client}",
+                    "database mdb",
+                    'suffix "dc=test"',
+                    'rootdn "cn=admin,dc=test"',
+                    f"directory {d / 'db'}",
+                    "",
+                ]
+            )
+        )
+        scheme = "ldaps" if implicit_tls else "ldap"
+        return _Plan(
+            argv=[binary, "-d", "256", "-f", str(conf), "-h", f"{scheme}://{LOOPBACK}:{port}/"],
+            check=[binary, "-T", "test", "-u", "-f", str(conf)],
+            probe_connect=False,
+        )
+
+    return _launch("slapd", tmp, prepare)

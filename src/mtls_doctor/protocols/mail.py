@@ -74,27 +74,63 @@ def after_tls(stream: Stream, target: Target, common_name: str | None) -> AppAns
     name = target.protocol
     title = "SMTP" if name.startswith("smtp") else "IMAP" if name.startswith("imap") else "POP3"
     if name.startswith("smtp"):
-        reply = b"220" if name == "smtp" else _smtp_reply(stream)
-        if reply.startswith(b"220"):
-            stream.send(_EHLO)
-            reply = _smtp_reply(stream)
-            if reply.startswith(b"250"):
-                stream.send(b"QUIT\r\n")
-        if not reply.startswith(b"250"):
-            return _judge(title, reply, False)
-        return AppAnswer(
-            protocol="smtp",
-            accepted=None,
-            said=_last(reply),
-            meaning="the SMTP server answered EHLO after TLS; what a certificate allows in SMTP "
-            "(relaying) is decided later, per message, so only the TLS layer's answer is known",
-        )
+        return _smtp(stream, name)
     if name.startswith("imap"):
         return _imap(stream, name)
     reply = read_until(stream, lambda buf: b"\r\n" in buf)
     if reply.startswith(b"+OK"):
         stream.send(b"QUIT\r\n")
     return _judge(title, reply, reply.startswith(b"+OK"))
+
+
+def _smtp(stream: Stream, name: str) -> AppAnswer:
+    """EHLO, then certificate login (AUTH EXTERNAL) when the server offers it."""
+    reply = b"220" if name == "smtp" else _smtp_reply(stream)
+    if reply.startswith(b"220"):
+        stream.send(_EHLO)
+        reply = _smtp_reply(stream)
+    if not reply.startswith(b"250"):
+        return _judge("SMTP", reply, False)
+    if not re.search(rb"(?im)^250[ -]AUTH\b.*\bEXTERNAL\b", reply):
+        stream.send(b"QUIT\r\n")
+        return AppAnswer(
+            protocol="smtp",
+            accepted=None,
+            said=_last(reply),
+            meaning="the SMTP server answered EHLO after TLS and offers no certificate login "
+            "(AUTH EXTERNAL); what a certificate allows in SMTP (relaying) is decided later, "
+            "per message, so only the TLS layer's answer is known",
+        )
+    stream.send(b"AUTH EXTERNAL =\r\n")
+    reply = _smtp_reply(stream)
+    stream.send(b"QUIT\r\n")
+    return _external("smtp", _last(reply), reply.startswith(b"235"), reply)
+
+
+def _external(protocol: str, said: str, ok: bool, reply: bytes) -> AppAnswer:
+    """What a certificate login (SASL EXTERNAL) answer says about the certificate."""
+    title = protocol.upper()
+    if ok:
+        return AppAnswer(
+            protocol=protocol, accepted=True, said=said, meaning="certificate login succeeded"
+        )
+    if b"CERTIFICATE" in reply.upper():
+        return AppAnswer(
+            protocol=protocol,
+            accepted=False,
+            said=said,
+            meaning=f"the {title} server refused the certificate at login (SASL EXTERNAL)",
+        )
+    return AppAnswer(
+        protocol=protocol,
+        accepted=False,
+        said=said,
+        meaning=f"the {title} server took the certificate as valid but mapped it to no user "
+        "it lets in (SASL EXTERNAL failed)",
+        cause="rejected_by_application",
+        fix="Ask the mail administrator to map this certificate's name to your account "
+        "(Dovecot: ssl_cert_username_field and the passdb).",
+    )
 
 
 def _imap(stream: Stream, name: str) -> AppAnswer:
@@ -119,27 +155,7 @@ def _imap(stream: Stream, name: str) -> AppAnswer:
     reply = _imap_line(stream, b"a3")
     said = _tagged(reply, b"a3")
     stream.send(b"a4 LOGOUT\r\n")
-    if b"a3 OK" in reply:
-        return AppAnswer(
-            protocol="imap", accepted=True, said=said, meaning="certificate login succeeded"
-        )
-    if b"CERTIFICATE" in reply.upper():
-        return AppAnswer(
-            protocol="imap",
-            accepted=False,
-            said=said,
-            meaning="the IMAP server refused the certificate at login (AUTHENTICATE EXTERNAL)",
-        )
-    return AppAnswer(
-        protocol="imap",
-        accepted=False,
-        said=said,
-        meaning="the IMAP server took the certificate as valid but mapped it to no user it "
-        "lets in (AUTHENTICATE EXTERNAL failed)",
-        cause="rejected_by_application",
-        fix="Ask the mail administrator to map this certificate's name to your account "
-        "(Dovecot: ssl_cert_username_field and the passdb).",
-    )
+    return _external("imap", said, b"a3 OK" in reply, reply)
 
 
 def _judge(title: str, reply: bytes, ok: bool) -> AppAnswer:

@@ -11,6 +11,7 @@ and says nothing). Every suggestion is a target form that works.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 from mtls_doctor.protocols import example
 from mtls_doctor.tls.target import Target
@@ -67,9 +68,32 @@ def _mysql_greeting(first: bytes) -> bool:
     return 20 < length < 1024 and first[5:6].isdigit()
 
 
-def postgres_hint(target: Target) -> str:
-    """What to say once a port answered PostgreSQL's SSLRequest."""
+def _postgres(reply: bytes, target: Target) -> str | None:
+    """A one-byte S or N answers PostgreSQL's SSLRequest."""
+    if reply not in (b"S", b"N"):
+        return None
     return (
         "this is PostgreSQL, whose TLS starts after an SSLRequest: try "
         f"{example('postgres', target.host, target.port)}"
     )
+
+
+def _ldap(reply: bytes, target: Target) -> str | None:
+    """An LDAPMessage with an ExtendedResponse answers the StartTLS request."""
+    if reply[:1] != b"\x30" or b"\x78" not in reply[:12]:
+        return None
+    return (
+        "this is an LDAP server in plain text, whose TLS starts with the StartTLS operation: "
+        f"try {example('ldap', target.host, target.port)}"
+    )
+
+
+def _silent_services() -> tuple[tuple[bytes, Callable[[bytes, Target], str | None]], ...]:
+    from mtls_doctor.protocols.ldap import STARTTLS_REQUEST
+    from mtls_doctor.protocols.postgres import SSL_REQUEST
+
+    return ((SSL_REQUEST, _postgres), (STARTTLS_REQUEST, _ldap))
+
+
+#: What to send to a server that said nothing to a ClientHello, and how to read its answer.
+SILENT_SERVICES = _silent_services()

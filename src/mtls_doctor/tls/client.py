@@ -255,30 +255,32 @@ def handshake(
 
 
 def _name_a_silent_service(target: Target, deadline: _Deadline) -> None:
-    """The server closed without a byte: if it answers an SSLRequest, it is PostgreSQL.
+    """The server closed without a byte: ask it as PostgreSQL, then as LDAP, would speak.
 
-    A second TCP connection, not a second handshake; PostgreSQL logs the
-    ClientHello as an "invalid length of startup packet" and says nothing.
+    Extra TCP connections, not handshakes (the budget counts handshakes):
+    PostgreSQL logs a ClientHello as an "invalid length of startup packet"
+    and slapd drops it, both without a word, but each answers its own opening.
     """
-    from mtls_doctor.protocols.postgres import SSL_REQUEST
-    from mtls_doctor.protocols.sniff import postgres_hint
+    from mtls_doctor.protocols.sniff import SILENT_SERVICES
 
-    if deadline.left() <= 0:
-        return
-    try:
-        sock = _connect(target, deadline)
-    except NetworkError:
-        return
-    try:
-        stream = _PlainStream(sock, deadline)
-        stream.send(SSL_REQUEST)
-        reply = stream.recv()
-    except (NetworkError, ConnectionEnded):
-        return
-    finally:
-        sock.close()
-    if reply in (b"S", b"N"):
-        raise NotTLSError(postgres_hint(target))
+    for opening, recognise in SILENT_SERVICES:
+        if deadline.left() <= 0:
+            return
+        try:
+            sock = _connect(target, deadline)
+        except NetworkError:
+            return
+        try:
+            stream = _PlainStream(sock, deadline)
+            stream.send(opening)
+            reply = stream.recv()
+        except (NetworkError, ConnectionEnded):
+            continue
+        finally:
+            sock.close()
+        said = recognise(reply, target)
+        if said is not None:
+            raise NotTLSError(said)
 
 
 def _is_ip(name: str) -> bool:
