@@ -14,10 +14,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from mtls_doctor.causes import Cause
+from mtls_doctor.causes import NETWORK_CAUSES, Cause
 
 if TYPE_CHECKING:
     from mtls_doctor.graph import IssuanceGraph
+
+
+class RevocationStatus(StrEnum):
+    """What CRL / OCSP established about a certificate."""
+
+    GOOD = "good"
+    REVOKED = "revoked"
+    #: Asked, and no answer could be believed (says why in the detail).
+    UNKNOWN = "unknown"
+    #: Not asked (offline, no URL, --no-revocation).
+    SKIPPED = "skipped"
 
 
 class Severity(StrEnum):
@@ -287,8 +298,7 @@ class ChainFacts:
 class RevocationFacts:
     """What CRL / OCSP said about the leaf (filled by the revocation adapter)."""
 
-    #: ``good``, ``revoked``, ``unknown`` or ``skipped``.
-    status: str
+    status: RevocationStatus
     #: ``crl`` or ``ocsp`` (or ``""`` when unknown / skipped).
     method: str = ""
     #: Why: the reason code and date when revoked, what failed when unknown.
@@ -336,3 +346,10 @@ class Diagnosis:
     facts: DiagnosisFacts
     checked_at: datetime
     handshakes: int
+
+    @property
+    def exit_code(self) -> int:
+        """CONTRACT.md: 0 accepted, 3 for the network verdicts, 1 for any other."""
+        if self.verdict.cause is Cause.ACCEPTED:
+            return 0
+        return 3 if self.verdict.cause in NETWORK_CAUSES else 1

@@ -62,7 +62,7 @@ from mtls_doctor.deadline import Deadline, run_before
 from mtls_doctor.errors import FetchError, InputError, RevocationFetchError
 from mtls_doctor.fetch import fetch
 from mtls_doctor.files import read_regular_file
-from mtls_doctor.model import RevocationFacts
+from mtls_doctor.model import RevocationFacts, RevocationStatus
 from mtls_doctor.x509facts import is_issued_by
 
 __all__ = [
@@ -117,8 +117,8 @@ class UntrustedAnswer(Exception):  # noqa: N818 (not an error of ours: a verdict
 class VerifiedAnswer:
     """A CRL or OCSP answer about one certificate that passed every check."""
 
-    #: ``good`` or ``revoked``.
-    status: str
+    #: GOOD or REVOKED.
+    status: RevocationStatus
     #: Reason and date when revoked, and where the answer came from.
     detail: str
 
@@ -216,10 +216,12 @@ class _Lookup:
         subject = cert.subject.rfc4514_string()
         item = _Pending(subject=subject, offline=self.offline)
         if self.offline and not self.local:
-            item.settled = RevocationFacts(status="skipped", detail="offline", subject=subject)
+            item.settled = RevocationFacts(
+                status=RevocationStatus.SKIPPED, detail="offline", subject=subject
+            )
         elif issuer is None:
             item.settled = RevocationFacts(
-                status="unknown",
+                status=RevocationStatus.UNKNOWN,
                 detail="the issuer's certificate is not available, so no CRL or OCSP answer "
                 "about it can be verified",
                 subject=subject,
@@ -229,7 +231,7 @@ class _Lookup:
             if not item.attempts:
                 # Nothing to ask (common in private PKIs): not checked, rather than unknown.
                 item.settled = RevocationFacts(
-                    status="skipped",
+                    status=RevocationStatus.SKIPPED,
                     detail="no OCSP or CRL URL in the certificate",
                     subject=subject,
                 )
@@ -433,7 +435,9 @@ class _Pending:
         reasons = list(self.reasons)
         if self.offline:
             reasons.append("offline, so no OCSP or CRL URL was tried")
-        return RevocationFacts(status="unknown", detail="; ".join(reasons), subject=self.subject)
+        return RevocationFacts(
+            status=RevocationStatus.UNKNOWN, detail="; ".join(reasons), subject=self.subject
+        )
 
 
 def _size(count: int) -> str:
@@ -563,12 +567,16 @@ def crl_status(
             entry = None  # only meaningful in delta CRLs, which are refused above
         elif stale is None or flag is not x509.ReasonFlags.certificate_hold:
             detail = _revoked_words(flag, entry.revocation_date_utc, f"CRL {source}")
-            return VerifiedAnswer("revoked", detail + (f"; note: {stale}" if stale else ""))
+            return VerifiedAnswer(
+                RevocationStatus.REVOKED, detail + (f"; note: {stale}" if stale else "")
+            )
     if stale is not None:
         raise UntrustedAnswer(stale)
     if partial:
         raise UntrustedAnswer(partial)
-    return VerifiedAnswer("good", f"not on the CRL {source} (valid until {_when(next_update)})")
+    return VerifiedAnswer(
+        RevocationStatus.GOOD, f"not on the CRL {source} (valid until {_when(next_update)})"
+    )
 
 
 def _idp_scope(cert: x509.Certificate, crl: x509.CertificateRevocationList) -> str | None:
@@ -665,7 +673,9 @@ def ocsp_status(
             if stale is None or flag is not x509.ReasonFlags.certificate_hold:
                 assert single.revocation_time_utc is not None
                 detail = _revoked_words(flag, single.revocation_time_utc, f"OCSP {source}")
-                return VerifiedAnswer("revoked", detail + (f"; note: {stale}" if stale else ""))
+                return VerifiedAnswer(
+                    RevocationStatus.REVOKED, detail + (f"; note: {stale}" if stale else "")
+                )
             raise UntrustedAnswer(stale)
         case ocsp.OCSPCertStatus.UNKNOWN:
             raise UntrustedAnswer("the responder does not know this certificate (status unknown)")
@@ -673,7 +683,7 @@ def ocsp_status(
             if stale is not None:
                 raise UntrustedAnswer(stale)
             until = f", valid until {_when(next_update)}" if next_update else ""
-            return VerifiedAnswer("good", f"OCSP {source} says good{until}")
+            return VerifiedAnswer(RevocationStatus.GOOD, f"OCSP {source} says good{until}")
     raise UntrustedAnswer("the response has a status we do not know")  # pragma: no cover
 
 

@@ -15,6 +15,7 @@ from mtls_doctor.model import (
     DiagnosisFacts,
     HttpAnswer,
     RevocationFacts,
+    RevocationStatus,
 )
 from mtls_doctor.rules.verdict import diagnose
 from tests.factories import (
@@ -96,7 +97,11 @@ CASES = [
         "revoked by CRL, nginx page",
         with_cert(
             handshake(http=nginx_page()),
-            revocation=(RevocationFacts(status="revoked", method="crl", detail="keyCompromise"),),
+            revocation=(
+                RevocationFacts(
+                    status=RevocationStatus.REVOKED, method="crl", detail="keyCompromise"
+                ),
+            ),
         ),
         Cause.CERTIFICATE_REVOKED,
     ),
@@ -202,7 +207,7 @@ def test_the_servers_alert_breaks_ties_between_local_problems() -> None:
 def test_generic_refusal_is_not_blamed_on_rotation_without_evidence() -> None:
     facts = with_cert(handshake(http=nginx_page()))
     assert verdict_of(facts) is Cause.REJECTED_UNEXPLAINED
-    revocation_good = (RevocationFacts(status="good", method="ocsp"),)
+    revocation_good = (RevocationFacts(status=RevocationStatus.GOOD, method="ocsp"),)
     holding_root = chain_facts(
         ChainLink(certificate=ca(ISSUING, ROOT), source="bundle", sent=True),
         ChainLink(certificate=ca(ROOT), source="bundle", sent=True),

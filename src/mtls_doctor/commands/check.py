@@ -86,7 +86,6 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from mtls_doctor.causes import NETWORK_CAUSES, Cause
     from mtls_doctor.commands._options import password_source
     from mtls_doctor.diagnosis import CheckRequest, check, network_diagnosis
     from mtls_doctor.errors import NetworkError
@@ -127,7 +126,4 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         from mtls_doctor.render import text
 
         text.diagnosis(ui.console, result, str(target))
-    cause = result.verdict.cause
-    if cause is Cause.ACCEPTED:
-        return 0
-    return 3 if cause in NETWORK_CAUSES else 1
+    return result.exit_code

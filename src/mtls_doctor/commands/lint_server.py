@@ -109,9 +109,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     import json
     from datetime import timedelta
 
-    from mtls_doctor.causes import Cause
     from mtls_doctor.errors import UsageError
-    from mtls_doctor.model import Severity
     from mtls_doctor.serverconf.facts import ServerKind
     from mtls_doctor.serverconf.lint import lint_server
 
@@ -146,18 +144,4 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         from mtls_doctor.render.lint_text import lint_reports
 
         lint_reports(ui.console, reports)
-    problems = any(
-        f.severity in (Severity.ERROR, Severity.WARNING)
-        for report in reports
-        for f in (*report.findings, *(f for b in report.blocks for f in b.findings))
-    )
-    rejected = any(
-        verdict.cause not in (Cause.ACCEPTED, Cause.CLIENT_AUTH_NOT_REQUESTED)
-        for report in reports
-        for block in report.blocks
-        for verdict in (
-            *([block.verdict] if block.verdict else []),
-            *(v for _, v in block.issuing_ca),
-        )
-    )
-    return 1 if problems or rejected else 0
+    return max((report.exit_code for report in reports), default=0)

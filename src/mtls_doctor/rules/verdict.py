@@ -29,12 +29,14 @@ from mtls_doctor.model import (
     DiagnosisFacts,
     Finding,
     HandshakeFacts,
+    RevocationStatus,
     Severity,
     Verdict,
 )
 from mtls_doctor.rules.chain import ChainReach, Reach, Trust, check_chain_against_server
 from mtls_doctor.rules.identity import check_identity
 from mtls_doctor.rules.probe import MISDIRECTED_STATUS, REFUSING_STATUSES
+from mtls_doctor.tls.alerts import TLSAlert
 
 #: When several local problems exist and the server does not say which it hit:
 #: the chain first (a renewal from an untrusted CA would not help), then usage,
@@ -54,17 +56,32 @@ PRIORITY: tuple[Cause, ...] = (
 
 #: What a server's alert says about the cause (OpenSSL's X509 error → alert
 #: mapping in ssl/statem/statem_lib.c; Go sends 42 for most, Java 46).
-ALERT_HINTS: dict[int, tuple[Cause, ...]] = {
-    44: (Cause.CERTIFICATE_REVOKED,),
-    45: (Cause.CERTIFICATE_EXPIRED,),
-    43: (Cause.WRONG_KEY_USAGE, Cause.UNSUPPORTED_KEY),
-    48: (Cause.UNTRUSTED_ISSUER, Cause.MISSING_INTERMEDIATE, Cause.ISSUER_ROTATED),
-    51: (Cause.ISSUER_ROTATED, Cause.PRIVATE_KEY_MISMATCH),
-    42: (Cause.CERTIFICATE_NOT_YET_VALID, Cause.UNSUPPORTED_KEY, Cause.ISSUER_ROTATED),
-    46: (Cause.UNTRUSTED_ISSUER, Cause.ISSUER_ROTATED, Cause.CERTIFICATE_EXPIRED),
+ALERT_HINTS: dict[TLSAlert, tuple[Cause, ...]] = {
+    TLSAlert.CERTIFICATE_REVOKED: (Cause.CERTIFICATE_REVOKED,),
+    TLSAlert.CERTIFICATE_EXPIRED: (Cause.CERTIFICATE_EXPIRED,),
+    TLSAlert.UNSUPPORTED_CERTIFICATE: (Cause.WRONG_KEY_USAGE, Cause.UNSUPPORTED_KEY),
+    TLSAlert.UNKNOWN_CA: (Cause.UNTRUSTED_ISSUER, Cause.MISSING_INTERMEDIATE, Cause.ISSUER_ROTATED),
+    TLSAlert.DECRYPT_ERROR: (Cause.ISSUER_ROTATED, Cause.PRIVATE_KEY_MISMATCH),
+    TLSAlert.BAD_CERTIFICATE: (
+        Cause.CERTIFICATE_NOT_YET_VALID,
+        Cause.UNSUPPORTED_KEY,
+        Cause.ISSUER_ROTATED,
+    ),
+    TLSAlert.CERTIFICATE_UNKNOWN: (
+        Cause.UNTRUSTED_ISSUER,
+        Cause.ISSUER_ROTATED,
+        Cause.CERTIFICATE_EXPIRED,
+    ),
 }
 #: Alerts and pages that mean "your chain did not verify" without saying why.
-_CHAIN_REFUSALS = frozenset({42, 46, 48, 51})
+_CHAIN_REFUSALS = frozenset(
+    {
+        TLSAlert.BAD_CERTIFICATE,
+        TLSAlert.CERTIFICATE_UNKNOWN,
+        TLSAlert.UNKNOWN_CA,
+        TLSAlert.DECRYPT_ERROR,
+    }
+)
 _NGINX_NO_CERT = "No required SSL certificate was sent"
 _CHAIN_CAUSES = frozenset(
     {Cause.UNTRUSTED_ISSUER, Cause.MISSING_INTERMEDIATE, Cause.ISSUER_ROTATED}
@@ -247,7 +264,7 @@ def _revocation_findings(facts: DiagnosisFacts) -> list[Finding]:
     out = []
     for item in facts.revocation:
         about = f" ({item.subject})" if item.subject else ""
-        if item.status == "revoked":
+        if item.status is RevocationStatus.REVOKED:
             out.append(
                 Finding(
                     code=Cause.CERTIFICATE_REVOKED,
@@ -257,7 +274,7 @@ def _revocation_findings(facts: DiagnosisFacts) -> list[Finding]:
                     + (f": {item.detail}" if item.detail else "."),
                 )
             )
-        elif item.status == "unknown":
+        elif item.status is RevocationStatus.UNKNOWN:
             out.append(
                 Finding(
                     code="revocation_unknown",
@@ -265,7 +282,7 @@ def _revocation_findings(facts: DiagnosisFacts) -> list[Finding]:
                     message=f"Revocation status{about} could not be established: {item.detail}.",
                 )
             )
-        elif item.status == "skipped" and item.detail != "offline":
+        elif item.status is RevocationStatus.SKIPPED and item.detail != "offline":
             out.append(
                 Finding(
                     code="revocation_not_checked",
@@ -360,7 +377,9 @@ def _decide(facts: DiagnosisFacts, findings: list[Finding], chain: ChainReach) -
         else ""
     )
     unchecked = []
-    if not any(r.status in ("good", "revoked") for r in facts.revocation):
+    if not any(
+        r.status in (RevocationStatus.GOOD, RevocationStatus.REVOKED) for r in facts.revocation
+    ):
         unchecked.append("revocation (no CRL/OCSP answer)")
     if facts.chain is None or not facts.chain.ca_bundle_given:
         unchecked.append("the server's CA keys (pass --ca-bundle)")
@@ -393,7 +412,8 @@ def _ranked(facts: DiagnosisFacts, candidates: tuple[Cause, ...], evidence: str)
 
 def _hints(attempt: HandshakeFacts) -> tuple[Cause, ...]:
     if attempt.alert_received is not None:
-        return ALERT_HINTS.get(attempt.alert_received.code, ())
+        code = attempt.alert_received.code
+        return next((h for a, h in ALERT_HINTS.items() if a == code), ())
     if attempt.http is not None and attempt.http.verify_reason:
         from mtls_doctor.protocols.http import reason_causes
 
@@ -434,9 +454,11 @@ def _rotation_evidence(facts: DiagnosisFacts, attempt: HandshakeFacts) -> bool:
     if facts.chain is not None and facts.chain.same_name_other_key:
         return True
     alert = attempt.alert_received
-    if alert is not None and alert.code in (48, 51):
+    if alert is not None and alert.code in (TLSAlert.UNKNOWN_CA, TLSAlert.DECRYPT_ERROR):
         return True
-    revocation_good = bool(facts.revocation) and all(r.status == "good" for r in facts.revocation)
+    revocation_good = bool(facts.revocation) and all(
+        r.status is RevocationStatus.GOOD for r in facts.revocation
+    )
     holds_named_ca = facts.chain is not None and any(
         link.certificate.subject in attempt.acceptable_ca_names for link in facts.chain.path
     )

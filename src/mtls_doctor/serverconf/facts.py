@@ -14,7 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from mtls_doctor.model import CertFacts, Finding, Verdict
+from mtls_doctor.causes import Cause
+from mtls_doctor.model import CertFacts, Finding, Severity, Verdict
 
 if TYPE_CHECKING:
     from mtls_doctor.graph import IssuanceGraph
@@ -322,3 +323,21 @@ class LintReport:
     findings: tuple[Finding, ...] = field(default=())
     #: ``--user-cert``: the identity judged (its source and subject).
     user_cert: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a finding is an error or a warning, or a block would reject the
+        certificate judged; else 0."""
+        problems = any(
+            f.severity in (Severity.ERROR, Severity.WARNING)
+            for f in (*self.findings, *(f for b in self.blocks for f in b.findings))
+        )
+        rejected = any(
+            verdict.cause not in (Cause.ACCEPTED, Cause.CLIENT_AUTH_NOT_REQUESTED)
+            for block in self.blocks
+            for verdict in (
+                *([block.verdict] if block.verdict else []),
+                *(v for _, v in block.issuing_ca),
+            )
+        )
+        return 1 if problems or rejected else 0
