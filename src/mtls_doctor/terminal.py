@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: The non-ASCII characters our own output uses, and what to print instead.
 ASCII_FALLBACK = str.maketrans(
@@ -155,3 +158,27 @@ def width(stream: OutputStream | None = None) -> int | None:
         except (OSError, ValueError):
             return 80
     return None
+
+
+def hanging(console: Console, prefix: str, body: str) -> None:
+    """``prefix`` then ``body`` (rich markup), wrapped under the body's first column.
+
+    On a pipe (no width: soft wrap) it is one line, as before: grep sees it whole.
+    """
+    if console.soft_wrap:
+        console.print(f"{prefix}{body}", highlight=False)
+        return
+    from rich.text import Text
+
+    head = Text.from_markup(prefix)
+    indent = Text(" " * head.cell_len)
+    width = max(20, console.width - head.cell_len)
+    for number, line in enumerate(Text.from_markup(body).wrap(console, width)):
+        line.rstrip()
+        console.print(Text.assemble(head if number == 0 else indent, line), highlight=False)
+
+
+def headline(summary: str) -> tuple[str, str]:
+    """The sentence a person needs first, and the rest (split at the first sentence end)."""
+    first, sep, rest = summary.partition(". ")
+    return (first + "." if sep else first), rest.strip()

@@ -158,6 +158,13 @@ def password_source(args: argparse.Namespace) -> PasswordSource:
     return lambda _path: None
 
 
+def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    """-v: the long lists that text output leaves out (JSON always has them)."""
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="text: show every fact (JSON has them all)"
+    )
+
+
 def add_time_argument(parser: argparse.ArgumentParser) -> None:
     """--at: evaluate validity as of another moment ("will it still work on the 1st?")."""
     parser.add_argument(

@@ -50,6 +50,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
     from rich.markup import escape
 
+    from mtls_doctor.causes import CATALOGUE
+    from mtls_doctor.terminal import hanging
+
     console = ui.console
     console.print("[bold]mtls-doctor demo[/]: every lab scenario through `check`\n")
     ui.progress("building the lab and running the scenarios…")
@@ -61,13 +64,15 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         verdict = result.diagnosis.verdict
         mark = "[green]✓[/]" if result.passed else "[bold red]✗[/]"
         expected = "" if result.passed else f" [red](expected {result.scenario.expected})[/]"
-        console.print(
-            f"{mark} {escape(result.scenario.name):<{width}}  [bold]{verdict.cause}[/]{expected}"
-            f"  [dim]({result.scenario.server} server)[/]"
+        hanging(
+            console,
+            f"{mark} {escape(result.scenario.name):<{width}}  ",
+            f"[dim]{result.scenario.server}:[/] [bold]{verdict.cause}[/]"
+            f" ({CATALOGUE[verdict.cause].title.rstrip('.').lower()}){expected}",
         )
         if verdict.fixes:
             fix = verdict.fixes[0].replace(f"{lab}/", "") if lab else verdict.fixes[0]
-            console.print(f"  [dim]{'':<{width}}  fix:[/] {escape(fix)}")
+            hanging(console, f"  [dim]{'':<{width}}  fix:[/] ", escape(fix))
     failed = [r for r in results if not r.passed]
     handshakes = sum(r.diagnosis.handshakes for r in results)
     console.print(

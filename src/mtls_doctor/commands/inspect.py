@@ -13,6 +13,7 @@ import argparse
 from mtls_doctor.commands._options import (
     add_password_arguments,
     add_time_argument,
+    add_verbose_argument,
     local_path,
     password_source,
 )
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"warn when a certificate expires within N days (default {DEFAULT_WARN_DAYS})",
     )
     add_time_argument(parser)
+    add_verbose_argument(parser)
     add_password_arguments(parser)
 
 
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         elif report.identities:
             from mtls_doctor.render import text
 
-            text.inspect_report(ui.console, report)
+            text.inspect_report(ui.console, report, verbose=args.verbose)
         more = len(report.problems) - 1
         suffix = f" (and {more} more unreadable file{'s' if more > 1 else ''})" if more else ""
         error = InputError(first.message + suffix)
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     else:
         from mtls_doctor.render import text
 
-        text.inspect_report(ui.console, report)
+        text.inspect_report(ui.console, report, verbose=args.verbose)
     blocking = any(
         f.severity in (Severity.ERROR, Severity.WARNING)
         for item in report.identities

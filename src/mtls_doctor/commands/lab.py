@@ -110,9 +110,11 @@ def _print_state(ui: UI, state: dict[str, object]) -> None:
 def _pki(directory: Path, base_url: str | None, force: bool, ui: UI) -> int:
     from rich.markup import escape
 
+    from mtls_doctor.causes import CATALOGUE, Cause
     from mtls_doctor.errors import UsageError
     from mtls_doctor.lab.pki import build_lab_pki, manifest
     from mtls_doctor.lab.store import classify, read_manifest, refuse_foreign
+    from mtls_doctor.terminal import hanging
 
     refuse_foreign(directory)
     if classify(directory) == "lab" and not force:
@@ -139,6 +141,11 @@ def _pki(directory: Path, base_url: str | None, force: bool, ui: UI) -> int:
     console.print(f"  servers trust   {document['client_ca_bundle']}")
     console.print(f"  p12 password in {document['password_file']}")
     for item in document["identities"]:
-        console.print(f"  {item['name']:<22} → {item['expected_cause']:<28} {item['pem']}")
+        title = CATALOGUE[Cause(item["expected_cause"])].title.rstrip(".").lower()
+        hanging(
+            console,
+            f"  {item['name']:<22} {item['pem']:<34} ",
+            f"→ {item['expected_cause']} ({title})",
+        )
     console.print(f"Try: mtls-doctor inspect {escape(str(directory / 'identities'))}")
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from mtls_doctor.commands._options import add_network_arguments
+from mtls_doctor.commands._options import add_network_arguments, add_verbose_argument
 from mtls_doctor.ui import UI
 
 
@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tls", choices=("1.2", "1.3"), help="only this TLS version (default: the best)"
     )
+    add_verbose_argument(parser)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -43,5 +44,5 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     else:
         from mtls_doctor.render import text
 
-        text.probe_report(ui.console, report)
+        text.probe_report(ui.console, report, verbose=args.verbose)
     return 0

@@ -19,6 +19,7 @@ from mtls_doctor.model import (
 )
 from mtls_doctor.rules.answer import answer
 from mtls_doctor.rules.identity import allows_client_auth, days_left
+from mtls_doctor.terminal import hanging, headline
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -30,6 +31,12 @@ _MARK = {
     Severity.WARNING: "[yellow]![/]",
     Severity.INFO: "[blue]i[/]",
 }
+
+
+def finding_row(console: Console, item: Finding, indent: str = "  ") -> None:
+    """One finding, its text wrapped under itself (not under its mark)."""
+    where = f"{escape(item.file)}:{item.line}: " if item.file else ""
+    hanging(console, f"{indent}{_MARK[item.severity]} ", f"{where}{escape(item.message)}")
 
 
 def finding_line(item: Finding) -> str:
@@ -61,8 +68,10 @@ def validity(cert: CertFacts, now: datetime) -> str:
     return f"{cert.not_before:%Y-%m-%d} → {cert.not_after:%Y-%m-%d}  ({state})"
 
 
-def identity_block(console: Console, report: IdentityReport, now: datetime) -> None:
-    """One identity: the facts a person checks, then the findings."""
+def identity_block(
+    console: Console, report: IdentityReport, now: datetime, *, verbose: bool = False
+) -> None:
+    """One identity: the facts a person checks, then the findings (``verbose``: every fact)."""
     facts = report.identity
     cert = facts.certificate
     if facts.key_matches is True:
@@ -79,38 +88,39 @@ def identity_block(console: Console, report: IdentityReport, now: datetime) -> N
     rows = [
         ("Subject", escape(cert.subject)),
         ("Issuer", escape(cert.issuer)),
-        ("Serial", cert.serial),
         ("Valid", validity(cert, now)),
         ("Key", f"{_key(cert)} · {key_state}"),
         ("Usage", f"{escape(eku)} · {usable}"),
     ]
-    if cert.san:
-        rows.append(("SAN", escape(", ".join(cert.san))))
     chain = " → ".join(escape(c.subject) for c in facts.issuing_path) or "(none in the bundle)"
     rows.append(("Chain", chain))
-    rows.append(("SHA-256", cert.fingerprint_sha256))
+    if verbose:  # the identifiers: for --select, for comparing with another tool
+        rows.insert(2, ("Serial", cert.serial))
+        if cert.san:
+            rows.append(("SAN", escape(", ".join(cert.san))))
+        rows.append(("SHA-256", cert.fingerprint_sha256))
     for label, value in rows:
-        console.print(f"  [dim]{label:<8}[/] {value}", highlight=False)
+        hanging(console, f"  [dim]{label:<8}[/] ", value)
     for item in report.findings:
-        console.print(f"  {finding_line(item)}", highlight=False)
+        finding_row(console, item)
     if not any(f.severity is not Severity.INFO for f in report.findings):
         console.print("  [green]✓ no problem found[/]")
 
 
-def inspect_report(console: Console, report: InspectReport) -> None:
+def inspect_report(console: Console, report: InspectReport, *, verbose: bool = False) -> None:
     """The ``inspect`` output."""
     for number, item in enumerate(report.identities):
         if number:
             console.print()
-        identity_block(console, item, report.checked_at)
+        identity_block(console, item, report.checked_at, verbose=verbose)
     for problem in report.problems:
         console.print(f"[bold red]✗[/] {escape(problem.message)}", highlight=False)
     if not report.identities and not report.problems:
         console.print("No identity found.")
 
 
-def probe_report(console: Console, report: ProbeReport) -> None:
-    """The ``probe`` output: the answer first, then the evidence."""
+def probe_report(console: Console, report: ProbeReport, *, verbose: bool = False) -> None:
+    """The ``probe`` output: the answer first, then the evidence (long lists with ``verbose``)."""
     facts = report.facts
     colour = {"required": "bold yellow", "optional": "cyan", "not_requested": "dim"}[
         str(report.client_auth)
@@ -119,7 +129,7 @@ def probe_report(console: Console, report: ProbeReport) -> None:
         f"[bold]{escape(str(report.target))}[/]  client certificate: "
         f"[{colour}]{report.client_auth}[/]"
     )
-    console.print(f"  [dim]because[/]  {escape(report.reason)}")
+    hanging(console, "  [dim]because[/]  ", escape(report.reason))
     version = facts.tls_version or "?"
     cipher = f" · {facts.cipher}" if facts.cipher else ""
     console.print(f"  [dim]TLS[/]      {version}{cipher}")
@@ -137,14 +147,21 @@ def probe_report(console: Console, report: ProbeReport) -> None:
                 "  [dim]accepted CA names[/] none listed: the server did not say which CAs it "
                 "trusts (this means any CA it trusts, not none)"
             )
-        if facts.signature_algorithms:
-            console.print(f"  [dim]signature algorithms[/] {', '.join(facts.signature_algorithms)}")
+        algorithms = facts.signature_algorithms
+        if algorithms and verbose:
+            hanging(console, "  [dim]signature algorithms[/] ", ", ".join(algorithms))
+        elif algorithms:
+            console.print(
+                f"  [dim]signature algorithms[/] {len(algorithms)} accepted (-v lists them)"
+            )
         if facts.certificate_types:
             console.print(f"  [dim]certificate types[/] {', '.join(facts.certificate_types)}")
-    for cert in facts.server_chain[:3]:
-        console.print(
-            f"  [dim]server cert[/] {escape(cert.subject)}  [dim]issuer[/] {escape(cert.issuer)}"
-            f"  [dim]until[/] {cert.not_after:%Y-%m-%d}"
+    for cert in facts.server_chain[: 3 if verbose else 1]:
+        hanging(
+            console,
+            "  [dim]server cert[/] ",
+            f"{escape(cert.subject)}  [dim]issuer[/] {escape(cert.issuer)}"
+            f"  [dim]until[/] {cert.not_after:%Y-%m-%d}",
         )
     if facts.http is not None:
         line = f" — {escape(facts.http.first_line)}" if facts.http.first_line else ""
@@ -175,11 +192,15 @@ def diagnosis(console: Console, item: Diagnosis, target: str) -> None:
     cause = str(item.verdict.cause)
     style = _VERDICT_STYLE.get(cause, "bold red")
     mark = "✓" if cause == "accepted" else "✗"
-    console.print(f"[{style}]{mark} {cause}[/]  {escape(item.verdict.summary)}")
+    # The one sentence a person needs first (cause and its plain title), then the detail.
+    first, rest = headline(item.verdict.summary)
+    hanging(console, f"[{style}]{mark} {cause}[/]  ", escape(first))
+    if rest:
+        hanging(console, "  ", escape(rest))
     console.print()
     console.print("[bold]What happened[/]")
     for line in _evidence_lines(item, target):
-        console.print(f"  • {line}")
+        hanging(console, "  • ", line)
     shown = [
         f for f in item.findings if f.severity is not Severity.INFO or f.code != "chain_incomplete"
     ]
@@ -187,12 +208,12 @@ def diagnosis(console: Console, item: Diagnosis, target: str) -> None:
         console.print()
         console.print("[bold]Findings[/]")
         for finding in shown:
-            console.print(f"  {finding_line(finding)}")
+            finding_row(console, finding)
     for heading, fixes in fix_sections(item.verdict):
         console.print()
         console.print(f"[bold]{heading}[/]")
         for number, fix in enumerate(fixes, start=1):
-            console.print(f"  {number}. {escape(fix)}")
+            hanging(console, f"  {number}. ", escape(fix))
     console.print(f"\n[dim]{item.handshakes} TLS handshake{'s' if item.handshakes != 1 else ''}[/]")
 
 
