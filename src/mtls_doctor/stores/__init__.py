@@ -1,0 +1,1 @@
+"""Adapters for certificate stores (NSS databases) -> client identities."""
