@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mtls_doctor.bundle import LoadedIdentity, LoadResult, PasswordSource, no_password
 from mtls_doctor.errors import InputError
-from mtls_doctor.model import HandshakeFacts, LoadProblem
+from mtls_doctor.model import Finding, HandshakeFacts, LoadProblem, Severity
 from mtls_doctor.probing import ProbeReport, report_from
 from mtls_doctor.rules.picker import PickerView, browser_picker
 from mtls_doctor.tls.target import Target
@@ -100,3 +100,48 @@ def browser_view(
         problems=tuple(loaded.problems),
         checked_at=checked_at,
     )
+
+
+def with_key(item: LoadedIdentity, password: PasswordSource) -> LoadedIdentity:
+    """The identity with its private key in memory (exported from NSS when it lives there)."""
+    from mtls_doctor.stores.nss import NssIdentity, with_private_key
+
+    if isinstance(item, NssIdentity) and item.private_key is None:
+        return with_private_key(item, password)
+    return item
+
+
+def picker_findings(
+    identities: Sequence[LoadedIdentity], view: PickerView, probe: HandshakeFacts
+) -> tuple[LoadedIdentity | None, tuple[Finding, ...]]:
+    """The identity ``check --store`` presents, and what the browser would do, as findings."""
+    from mtls_doctor.rules.picker import REASON_TEXT, best_candidate
+
+    candidate = best_candidate(view)
+    if candidate is None:
+        return None, ()
+    item = next(i for i in identities if i.facts is candidate.identity)
+    source = candidate.identity.source
+    if not probe.certificate_requested:
+        return item, ()
+    if view.chosen is not None:
+        others = [c.identity.source for c in view.offered[1:]]
+        more = f"; it also offers {', '.join(others)}" if others else ""
+        note = Finding(
+            code="browser_sends",
+            severity=Severity.INFO,
+            message=f"Chromium would send {source} for this server (first of "
+            f"{len(view.offered)} offered{more}).",
+        )
+        return item, (note,)
+    why = "; ".join(REASON_TEXT[r][0] for r in candidate.reasons)
+    note = Finding(
+        code="browser_offers_nothing",
+        severity=Severity.ERROR,
+        message="Chromium would offer no identity for this server: no certificate-selection "
+        "prompt appears, no certificate is sent, and the server answers as if none were "
+        f"installed. The closest candidate, {source}, is left out because {why} "
+        f"({', '.join(str(r) for r in candidate.reasons)}); it is diagnosed below as if it "
+        "were sent.",
+    )
+    return item, (note,)

@@ -93,6 +93,8 @@ class CheckRequest:
     ocsp_url: str | None = None
     warn_days: int = DEFAULT_WARN_DAYS
     now: datetime | None = None
+    #: NSS stores (``nss`` / ``nss:DIR``): present what the browser would send.
+    stores: tuple[str, ...] = ()
 
 
 def network_diagnosis(exc: NetworkError, now: datetime, handshakes: int) -> Diagnosis | None:
@@ -148,7 +150,20 @@ class _Checker:
                 raise UsageError(
                     f"{flag} goes with --cert: give the certificate too (--cert FILE {flag} ...)"
                 )
-        if request.cert_paths:
+        if request.stores:
+            from mtls_doctor.browser import load_sources
+
+            loaded = load_sources(
+                request.stores,
+                request.cert_paths,
+                key_path=request.key_path,
+                password=request.password,
+            )
+            if not loaded.identities:
+                raise InputError(f"no client certificate found in {', '.join(request.stores)}")
+            self.identities = loaded.identities
+            self.directory_cas = loaded.ca_certificates
+        elif request.cert_paths:
             loaded = load_identities(
                 request.cert_paths, key_path=request.key_path, password=request.password
             )
@@ -320,6 +335,8 @@ class _Checker:
 
     def run(self) -> Diagnosis:
         self.load()
+        if self.request.stores:
+            return self.run_as_browser()
         if not self.identities:
             return self.diagnosis(
                 DiagnosisFacts(identity=None, without_certificate=self.connect(None))
@@ -364,6 +381,51 @@ class _Checker:
                 selected_by_user=self.request.select is not None and len(self.identities) > 1,
                 alternatives=alternatives,
             )
+        )
+
+    def run_as_browser(self) -> Diagnosis:
+        """``--store``: present what Chromium would send; if nothing, the best candidate.
+
+        Two handshakes: one without a certificate (the CA names the picker
+        filters by, and how the server treats a browser that sends none), one
+        with the identity.
+        """
+        from mtls_doctor.browser import picker_findings, picker_for, with_key
+
+        probe = self.connect(None)
+        view = picker_for(self.identities, probe, self.now)
+        item, notes = picker_findings(self.identities, view, probe)
+        if item is None:
+            return self.diagnosis(DiagnosisFacts(identity=None, without_certificate=probe))
+        item = with_key(item, self.request.password)
+        if not _presentable(item):
+            facts = DiagnosisFacts(identity=item.facts, without_certificate=probe)
+        else:
+            attempt = self.connect(item)
+            refused = outcome(attempt) in (Outcome.REFUSED, Outcome.APP_REFUSED)
+            chain = self.chain(item)
+            facts = DiagnosisFacts(
+                identity=item.facts,
+                attempt=attempt,
+                without_certificate=probe,
+                chain=chain.facts,
+                revocation=self.revocation(item, chain) if refused else (),
+            )
+        result = self.diagnosis(facts)
+        verdict = result.verdict
+        if view.chosen is None and verdict.cause is not Cause.NO_CERTIFICATE_SENT:
+            verdict = Verdict(
+                cause=verdict.cause,
+                summary="The browser would not even offer this certificate (it sends none, "
+                f"so the server says no certificate was sent). {verdict.summary}",
+                fixes=verdict.fixes,
+            )
+        return Diagnosis(
+            verdict=verdict,
+            findings=(*notes, *result.findings),
+            facts=result.facts,
+            checked_at=self.now,
+            handshakes=self.handshakes,
         )
 
     def _switched(

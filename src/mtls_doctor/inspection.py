@@ -19,6 +19,7 @@ def inspect_identities(
     password: PasswordSource = no_password,
     warn_days: int = DEFAULT_WARN_DAYS,
     now: datetime | None = None,
+    stores: Sequence[str] = (),
 ) -> InspectReport:
     """Load every identity in ``paths`` and report its facts and findings.
 
@@ -26,7 +27,12 @@ def inspect_identities(
     are still reported. ``now`` defaults to the current time (UTC).
     """
     checked_at = now or datetime.now(UTC)
-    loaded = load_identities(paths, key_path=key_path, password=password)
+    if stores:
+        from mtls_doctor.browser import load_sources
+
+        loaded = load_sources(stores, paths, key_path=key_path, password=password)
+    else:
+        loaded = load_identities(paths, key_path=key_path, password=password)
     return InspectReport(
         checked_at=checked_at,
         identities=tuple(

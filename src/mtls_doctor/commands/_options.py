@@ -67,6 +67,18 @@ def add_password_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_store_argument(parser: argparse.ArgumentParser) -> None:
+    """--store nss[:DIR] (repeatable): identities in NSS databases, as browsers see them."""
+    parser.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        metavar="nss[:DIR]",
+        help="an NSS database: nss = ~/.pki/nssdb (Chromium/Chrome) and every Firefox "
+        "profile; nss:DIR = that database (repeatable)",
+    )
+
+
 def add_network_arguments(parser: argparse.ArgumentParser) -> None:
     """--timeout, --sni, --connect-to (CONTRACT.md, targets)."""
     parser.add_argument(

@@ -4,7 +4,9 @@ Makes the real handshake with the certificate (one handshake when it is
 accepted, at most two otherwise), validates it locally (dates, key, usage,
 chain against the CA names the server lists, revocation) and names the one
 cause that blocks first, with the evidence and the fix. Without --cert it
-says whether the server requires a certificate at all.
+says whether the server requires a certificate at all. With --store nss[:DIR]
+it presents the identity Chromium would send from that NSS database (or,
+when the browser would offer none, says so and diagnoses the closest one).
 
 Exit 0 accepted, 1 any other verdict, 2 bad input, 3 unreachable / timeout /
 not TLS.
@@ -17,6 +19,7 @@ import argparse
 from mtls_doctor.commands._options import (
     add_network_arguments,
     add_password_arguments,
+    add_store_argument,
     add_time_argument,
     local_path,
     warn_days,
@@ -44,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key", type=local_path, metavar="FILE", help="private key in a separate file"
     )
+    add_store_argument(parser)
     parser.add_argument(
         "--select",
         metavar="WHICH",
@@ -110,6 +114,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ocsp_url=args.ocsp_url,
         warn_days=args.warn_days,
         now=args.at,
+        stores=tuple(args.store),
     )
     try:
         result = check(request)

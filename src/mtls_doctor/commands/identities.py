@@ -22,21 +22,10 @@ import argparse
 from mtls_doctor.commands._options import (
     add_network_arguments,
     add_password_arguments,
+    add_store_argument,
     add_time_argument,
 )
 from mtls_doctor.ui import UI
-
-
-def add_store_argument(parser: argparse.ArgumentParser) -> None:
-    """--store nss[:DIR] (repeatable)."""
-    parser.add_argument(
-        "--store",
-        action="append",
-        default=[],
-        metavar="nss[:DIR]",
-        help="an NSS database: nss = ~/.pki/nssdb (Chromium/Chrome) and every Firefox "
-        "profile; nss:DIR = that database (repeatable)",
-    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,9 +62,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
     target = parse_target(args.target, sni=args.sni, connect_to=args.connect_to)
     stores = list(args.store) or ([] if args.cert else ["nss"])
-    loaded = load_sources(
-        stores, args.cert, key_path=args.key, password=password_source(args)
-    )
+    loaded = load_sources(stores, args.cert, key_path=args.key, password=password_source(args))
     view = browser_view(target, loaded, timeout=args.timeout, tls_version=args.tls, now=args.at)
     if ui.json_mode:
         ui.emit_json(browser_view_json(view))

@@ -1,7 +1,9 @@
 """Inspect local client identities: PEM, DER, PKCS#12 (.p12/.pfx) and directories.
 
-For each identity: subject, issuer, validity, key (present, matching),
-usage for client authentication, the chain in the bundle, and findings.
+With --store nss[:DIR], the identities of NSS databases (Chromium/Chrome's
+~/.pki/nssdb, Firefox profiles) too. For each identity: subject, issuer,
+validity, key (present, matching), usage for client authentication, the
+chain in the bundle, and findings.
 Exit 0 when nothing is wrong, 1 when a problem is found, 2 when a file
 cannot be read.
 """
@@ -12,6 +14,7 @@ import argparse
 
 from mtls_doctor.commands._options import (
     add_password_arguments,
+    add_store_argument,
     add_time_argument,
     add_verbose_argument,
     local_path,
@@ -24,8 +27,9 @@ from mtls_doctor.ui import UI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``inspect``."""
     parser.add_argument(
-        "paths", nargs="+", type=local_path, metavar="PATH", help="file or directory"
+        "paths", nargs="*", type=local_path, metavar="PATH", help="file or directory"
     )
+    add_store_argument(parser)
     parser.add_argument(
         "--key", type=local_path, metavar="FILE", help="private key in a separate file"
     )
@@ -43,13 +47,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     """Load, apply the rules, render, and map to an exit code."""
-    from mtls_doctor.errors import InputError
+    from mtls_doctor.errors import InputError, UsageError
     from mtls_doctor.inspection import inspect_identities
     from mtls_doctor.model import Severity
     from mtls_doctor.render import json as render_json
 
+    if not args.paths and not args.store:
+        raise UsageError("give a PATH to inspect, or --store nss[:DIR]")
     report = inspect_identities(
         args.paths,
+        stores=args.store,
         key_path=args.key,
         password=password_source(args),
         warn_days=args.warn_days,

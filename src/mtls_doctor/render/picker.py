@@ -97,8 +97,8 @@ def browser_view_text(console: Console, view: BrowserView) -> None:
             for reason in item.reasons:
                 meaning, models = REASON_TEXT[reason]
                 console.print(f"    {reason}: {escape(meaning)} [dim]({escape(models)})[/]")
-    for item in view.problems:
-        console.print(f"  [yellow]![/] {escape(item.message)}")
+    for unreadable in view.problems:
+        console.print(f"  [yellow]![/] {escape(unreadable.message)}")
     console.print()
     console.print("[bold]Next[/]")
     for step in next_steps(view.picker, requested, str(view.target)):

@@ -71,8 +71,7 @@ REASON_TEXT: dict[Reason, tuple[str, str]] = {
         "Chromium on Linux (measured) and Firefox filter by the server's CA names",
     ),
     Reason.INTERMEDIATE_NOT_IN_STORE: (
-        "its issuer's certificate is not in the store, so the chain stops short of the "
-        "listed CAs",
+        "its issuer's certificate is not in the store, so the chain stops short of the listed CAs",
         "Chromium on Linux (measured) matches only the chain the store itself can build",
     ),
 }

@@ -51,7 +51,7 @@ _BUILTIN_PREFIX = "Builtin Object Token:"
 _LIST_LINE = re.compile(r"^(?P<nick>.*?)\s+(?P<trust>[A-Za-z]*,[A-Za-z]*,[A-Za-z]*)\s*$")
 
 
-class NssToolsMissing(InputError):
+class NssToolsMissingError(InputError):
     """``certutil`` / ``pk12util`` are not installed."""
 
     code = "nss_tools_missing"
@@ -139,14 +139,16 @@ def parse_store(spec: str, home: Path | None = None) -> list[NssStore]:
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        error = NssToolsMissing(
+        error = NssToolsMissingError(
             f"reading an NSS database needs {name} (Debian/Ubuntu: apt-get install libnss3-tools)"
         )
         raise error
     return path
 
 
-def _run(args: Sequence[str], *, pass_fds: Sequence[int] = ()) -> subprocess.CompletedProcess[bytes]:
+def _run(
+    args: Sequence[str], *, pass_fds: Sequence[int] = ()
+) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "LC_ALL": "C"}
     env.pop("NSS_DEFAULT_DB_TYPE", None)
     try:
@@ -252,7 +254,7 @@ def load_nss_identities(spec: str = "nss", home: Path | None = None) -> LoadResu
     for store in parse_store(spec, home):
         try:
             loaded = load_nss_store(store)
-        except NssToolsMissing:
+        except NssToolsMissingError:
             raise
         except InputError as exc:
             result.problems.append(LoadProblem(path=str(store), code=exc.code, message=str(exc)))

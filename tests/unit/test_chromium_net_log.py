@@ -1,0 +1,86 @@
+"""Reading what Chromium did from its net log (the parser the browser proof relies on)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mtls_doctor.lab.browser import BrowserCase, BrowserRun, read_net_log
+
+URL = "https://127.0.0.1:4443/"
+TYPES = {
+    "URL_REQUEST_START_JOB": 1,
+    "REQUEST_ALIVE": 2,
+    "SSL_CLIENT_CERT_REQUESTED": 3,
+    "SSL_CLIENT_CERT_PROVIDED": 4,
+}
+
+
+def _log(tmp_path: Path, events: list[tuple[str, int, dict[str, object] | None]]) -> Path:
+    path = tmp_path / "net.json"
+    document = {
+        "constants": {"logEventTypes": TYPES},
+        "events": [
+            {"type": TYPES[name], "source": {"id": source}, **({"params": p} if p else {})}
+            for name, source, p in events
+        ],
+    }
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_certificate_sent_and_the_page_error(tmp_path: Path) -> None:
+    path = _log(
+        tmp_path,
+        [
+            ("URL_REQUEST_START_JOB", 7, {"url": "http://clients2.google.com/"}),
+            ("REQUEST_ALIVE", 7, {"net_error": -105}),  # a background request: ignored
+            ("URL_REQUEST_START_JOB", 9, {"url": URL}),
+            ("SSL_CLIENT_CERT_REQUESTED", 11, None),
+            ("SSL_CLIENT_CERT_PROVIDED", 11, {"cert_count": 2}),
+            ("REQUEST_ALIVE", 9, {"net_error": -117}),
+        ],
+    )
+    assert read_net_log(path, URL) == (True, True, -117)
+
+
+def test_no_certificate_provided(tmp_path: Path) -> None:
+    path = _log(
+        tmp_path,
+        [
+            ("URL_REQUEST_START_JOB", 9, {"url": URL}),
+            ("SSL_CLIENT_CERT_REQUESTED", 11, None),
+            ("SSL_CLIENT_CERT_PROVIDED", 11, {"cert_count": 0}),
+        ],
+    )
+    assert read_net_log(path, URL) == (False, True, 0)
+
+
+def test_missing_or_truncated_log(tmp_path: Path) -> None:
+    assert read_net_log(tmp_path / "absent.json", URL) == (False, False, 0)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"constants": {')  # Chromium killed mid-write
+    assert read_net_log(broken, URL) == (False, False, 0)
+
+
+def test_what_the_browser_showed() -> None:
+    def case(**run: object) -> BrowserCase:
+        base = {"url": URL, "certificate_sent": True, "certificate_requested": True}
+        return BrowserCase(
+            identity="x",
+            server="strict",
+            run=BrowserRun(**{**base, "net_error": 0, "page": "", **run}),  # type: ignore[arg-type]
+            predicted_sent=True,
+            reasons=(),
+            cause="accepted",
+        )
+
+    assert case(page="lab: client certificate accepted").showed == "the page (served)"
+    assert case(page="<center>No required SSL certificate was sent</center>").showed == (
+        "400 No required SSL certificate was sent"
+    )
+    assert case(net_error=-117).showed == "ERR_BAD_SSL_CLIENT_AUTH_CERT"
+    assert case(net_error=-9999).showed == "net error -9999"
+    timed_out = case(timed_out=True)
+    assert "still waiting" in timed_out.showed
+    assert not timed_out.agrees
