@@ -28,9 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+#: Chromium net errors seen against client-auth servers (net/base/net_error_list.h).
+NET_ERRORS = {
+    -15: "ERR_SOCKET_NOT_CONNECTED",
+    -100: "ERR_CONNECTION_CLOSED",
+    -101: "ERR_CONNECTION_RESET",
+    -107: "ERR_SSL_PROTOCOL_ERROR",
+    -110: "ERR_SSL_CLIENT_AUTH_CERT_NEEDED",
+    -117: "ERR_BAD_SSL_CLIENT_AUTH_CERT",
+}
 POLICY_DIR = Path("/etc/chromium/policies/managed")
 _CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser")
-CHROMIUM_TIMEOUT = 60.0
+#: One page load takes 2-3 s; a run that waits for a certificate prompt never ends.
+CHROMIUM_TIMEOUT = 45.0
 
 
 def find_chromium() -> str | None:
@@ -60,18 +70,28 @@ def autoselect_everything(patterns: Sequence[str]) -> Iterator[Path]:
     """A managed policy that auto-selects the first offered certificate for ``patterns``.
 
     The file has a random name of ours and is removed on exit; nothing else
-    in the directory is touched.
+    in the directory is touched. Chromium keeps only one file's value of a
+    policy, so two runs at once (a demo beside the tests) would each lose
+    the other's patterns and wait forever for a prompt: a lock of our own
+    serializes them.
     """
+    import fcntl
+    import tempfile
+
     POLICY_DIR.mkdir(parents=True, exist_ok=True)
+    lock_path = Path(tempfile.gettempdir()) / "mtls-doctor-chromium-policy.lock"
+    lock = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     path = POLICY_DIR / f"mtls-doctor-{os.getpid()}-{secrets.token_hex(4)}.json"
     rules = [json.dumps({"pattern": p, "filter": {}}) for p in patterns]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "w") as handle:
             json.dump({"AutoSelectCertificateForUrls": rules}, handle)
         yield path
     finally:
         path.unlink(missing_ok=True)
+        os.close(lock)  # releases the lock
 
 
 def nss_database_with(home: Path, p12: Path, password: bytes | None) -> Path:
@@ -120,6 +140,9 @@ class BrowserRun:
     net_error: int
     #: The page as Chromium rendered it (``--dump-dom``), empty on an error page.
     page: str
+    #: Chromium did not finish in time (it waits for a certificate prompt headless
+    #: cannot show when the auto-selection policy is not in force).
+    timed_out: bool = False
 
 
 def run_chromium(url: str, home: Path, timeout: float = CHROMIUM_TIMEOUT) -> BrowserRun:
@@ -147,17 +170,29 @@ def run_chromium(url: str, home: Path, timeout: float = CHROMIUM_TIMEOUT) -> Bro
         url,
     ]
     env = {**os.environ, "HOME": str(home), "LC_ALL": "C"}
-    done = subprocess.run(
-        args, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout, env=env, check=False
-    )
+    timed_out = False
+    try:
+        done = subprocess.run(
+            args,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
+        page = done.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:  # subprocess.run has killed it
+        timed_out, page = True, ""
     sent, requested, error = read_net_log(net_log, url)
     shutil.rmtree(profile, ignore_errors=True)
+    net_log.unlink(missing_ok=True)
     return BrowserRun(
         url=url,
         certificate_sent=sent,
         certificate_requested=requested,
         net_error=error,
-        page=done.stdout.decode("utf-8", "replace"),
+        page=page,
+        timed_out=timed_out,
     )
 
 
@@ -184,3 +219,79 @@ def read_net_log(path: Path, url: str) -> tuple[bool, bool, int]:
         elif name == "REQUEST_ALIVE" and source in page_sources and "net_error" in params:
             error = int(params["net_error"])
     return sent, requested, error
+
+
+#: Identities the demo shows in the browser: one sent and served, one sent and
+#: rejected, and three the browser never offers.
+DEMO_IDENTITIES = ("good-ecdsa", "revoked", "expired", "missing-intermediate", "no-client-auth")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrowserCase:
+    """Chromium and mtls-doctor side by side, for one identity on one server."""
+
+    identity: str
+    server: str
+    run: BrowserRun
+    #: ``identities --for`` predicted that a certificate would be sent.
+    predicted_sent: bool
+    #: The reasons the picker gave when it would offer nothing.
+    reasons: tuple[str, ...]
+    #: ``check --store``'s cause.
+    cause: str
+
+    @property
+    def showed(self) -> str:
+        """What the browser showed, in a few words."""
+        if self.run.timed_out:
+            return "nothing: it was still waiting after the timeout"
+        if "client certificate accepted" in self.run.page:
+            return "the page (served)"
+        for said in ("No required SSL certificate was sent", "The SSL certificate error"):
+            if said in self.run.page:
+                return f"400 {said}"
+        if self.run.net_error in NET_ERRORS:
+            return NET_ERRORS[self.run.net_error]
+        return f"net error {self.run.net_error}" if self.run.net_error else "an empty page"
+
+    @property
+    def agrees(self) -> bool:
+        """The prediction matches what Chromium did."""
+        return not self.run.timed_out and self.predicted_sent == self.run.certificate_sent
+
+
+def compare_with_chromium(
+    pki: Any, urls: dict[str, str], workdir: Path, identities: Sequence[str] = DEMO_IDENTITIES
+) -> list[BrowserCase]:
+    """Each identity in its own NSS database, loaded by Chromium on each server in ``urls``."""
+    from mtls_doctor.browser import browser_view, load_sources
+    from mtls_doctor.diagnosis import CheckRequest, check
+    from mtls_doctor.tls.target import parse_target
+
+    password = pki.password_file.read_bytes().strip()
+    cases: list[BrowserCase] = []
+    with autoselect_everything([url.rstrip("/") for url in urls.values()]):
+        for name in identities:
+            identity = pki.identities[name]
+            if identity.p12_protected is None:
+                continue
+            home = workdir / name
+            database = nss_database_with(home, identity.p12_protected, password)
+            spec = f"nss:{database}"
+            for server, url in urls.items():
+                target = parse_target(url.rstrip("/"))
+                run = run_chromium(url, home)
+                view = browser_view(target, load_sources([spec], []))
+                best = view.picker.not_offered[0] if not view.picker.offered else None
+                diagnosis = check(CheckRequest(target=target, stores=(spec,)))
+                cases.append(
+                    BrowserCase(
+                        identity=name,
+                        server=server,
+                        run=run,
+                        predicted_sent=view.picker.chosen is not None,
+                        reasons=tuple(str(r) for r in best.reasons) if best else (),
+                        cause=str(diagnosis.verdict.cause),
+                    )
+                )
+    return cases

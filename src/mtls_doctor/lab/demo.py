@@ -156,9 +156,14 @@ def demo_lab(directory: Path | None = None) -> Iterator[tuple[LabPKI, LabFleet]]
 
 
 def run_demo(
-    directory: Path | None = None, on_result: Callable[[ScenarioResult], None] | None = None
+    directory: Path | None = None,
+    on_result: Callable[[ScenarioResult], None] | None = None,
+    then: Callable[[LabPKI, LabFleet], None] | None = None,
 ) -> list[ScenarioResult]:
-    """Build the lab, run every scenario, return the results."""
+    """Build the lab, run every scenario, return the results.
+
+    ``then`` runs with the lab still up (the browser's view uses it).
+    """
     results = []
     with demo_lab(directory) as (pki, fleet):
         for scenario in scenarios(pki):
@@ -166,4 +171,6 @@ def run_demo(
             results.append(result)
             if on_result is not None:
                 on_result(result)
+        if then is not None:
+            then(pki, fleet)
     return results
