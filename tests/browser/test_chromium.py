@@ -42,6 +42,7 @@ from mtls_doctor.lab.browser import (
 )
 from mtls_doctor.lab.demo import demo_lab
 from mtls_doctor.lab.pki import LabPKI
+from mtls_doctor.lab.server import LabFleet
 
 pytestmark = [
     pytest.mark.realserver,
@@ -59,6 +60,8 @@ MEASURED_SENT = {
 }  # fmt: skip
 #: ERR_BAD_SSL_CLIENT_AUTH_CERT: what Chrome shows when a server rejects by TLS alert.
 ERR_BAD_SSL_CLIENT_AUTH_CERT = -117
+#: ... or ERR_SOCKET_NOT_CONNECTED when the connection closed before the alert was read.
+REJECTED_SENT = {ERR_BAD_SSL_CLIENT_AUTH_CERT, -15}
 
 
 def _cli(*argv: str) -> tuple[int, Any]:
@@ -80,27 +83,37 @@ class Case:
     check_code: int
 
 
+Lab = tuple[LabPKI, LabFleet, Path]
+
+
 @pytest.fixture(scope="module")
-def cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, str], Case]]:
-    """Chromium once per identity per server; our predictions beside what it did."""
+def browser_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The lab servers and their CA server (CRLs, OCSP, caIssuers) for this module."""
     root = tmp_path_factory.mktemp("chromium")
     with demo_lab(root / "lab") as (pki, fleet):
-        urls = {name: f"https://127.0.0.1:{fleet.servers[name].port}/" for name in SERVERS}
-        patterns = [url.rstrip("/") for url in urls.values()]
-        password = pki.password_file.read_bytes().strip()
-        found: dict[tuple[str, str], Case] = {}
-        with autoselect_everything(patterns):
-            for name, identity in pki.identities.items():
-                if identity.p12 is None or identity.p12_protected is None:
-                    continue  # mismatched-key: NSS pairs keys by ID; it cannot be in a store
-                home = root / name
-                # Half imported from a password-protected PKCS#12, half from a plain one.
-                protected = len(found) % 4 == 0
-                bundle = identity.p12_protected if protected else identity.p12
-                store = nss_database_with(home, bundle, password if protected else None)
-                for server in SERVERS:
-                    found[name, server] = _case(pki, name, server, urls[server], home, store)
-        yield found
+        yield pki, fleet, root
+
+
+@pytest.fixture(scope="module")
+def cases(browser_lab: Lab) -> dict[tuple[str, str], Case]:
+    """Chromium once per identity per server; our predictions beside what it did."""
+    pki, fleet, root = browser_lab
+    urls = {name: f"https://127.0.0.1:{fleet.servers[name].port}/" for name in SERVERS}
+    patterns = [url.rstrip("/") for url in urls.values()]
+    password = pki.password_file.read_bytes().strip()
+    found: dict[tuple[str, str], Case] = {}
+    with autoselect_everything(patterns):
+        for name, identity in pki.identities.items():
+            if identity.p12 is None or identity.p12_protected is None:
+                continue  # mismatched-key: NSS pairs keys by ID; it cannot be in a store
+            home = root / name
+            # Half imported from a password-protected PKCS#12, half from a plain one.
+            protected = len(found) % 4 == 0
+            bundle = identity.p12_protected if protected else identity.p12
+            store = nss_database_with(home, bundle, password if protected else None)
+            for server in SERVERS:
+                found[name, server] = _case(pki, name, server, urls[server], home, store)
+    return found
 
 
 def _case(pki: LabPKI, name: str, server: str, url: str, home: Path, store: Path) -> Case:
@@ -146,7 +159,9 @@ def test_the_page_chromium_showed(cases: dict[tuple[str, str], Case]) -> None:
             )
             assert expected in case.browser.page, (name, case.browser.page)
         elif case.browser.certificate_sent:
-            assert case.browser.net_error == ERR_BAD_SSL_CLIENT_AUTH_CERT, name
+            # TLS 1.3: the alert comes after Chromium's Finished; now and then the
+            # connection is seen closed before the alert is read.
+            assert case.browser.net_error in REJECTED_SENT, name
         else:
             assert case.browser.net_error != 0, name
 
@@ -200,3 +215,49 @@ def test_policy_file_is_removed() -> None:
 
     ours = list(POLICY_DIR.glob(f"mtls-doctor-{os.getpid()}-*.json"))
     assert ours == []
+
+
+@pytest.fixture(scope="module")
+def two_identities(browser_lab: Lab) -> dict[str, Any]:
+    """One database with two valid identities: which one Chromium picks, with and without
+    the policy `identities --for` prints for the *other* one."""
+    from mtls_doctor.lab.browser import managed_policy
+    from mtls_doctor.rules.picker import autoselect_policy, origin_pattern
+    from mtls_doctor.x509facts import cert_facts
+
+    pki, fleet, root = browser_lab
+    server = fleet.servers["strict"]
+    url = server.url
+    home = root / "two"
+    for name in ("expiring-soon", "good-ecdsa"):
+        p12 = pki.identities[name].p12
+        assert p12 is not None
+        store = nss_database_with(home, p12, None)
+    _, predicted = _cli("identities", "--for", url.rstrip("/"), "--store", f"nss:{store}")
+    with autoselect_everything([url.rstrip("/")]):
+        first = run_chromium(url, home)
+    other = next(o for o in predicted["offered"] if o["source"] != predicted["selected"])
+    certificate = next(
+        i.certificate for n, i in pki.identities.items() if other["source"].endswith(f"#{n}")
+    )
+    pattern = origin_pattern("127.0.0.1", server.port)
+    policy = autoselect_policy(pattern, cert_facts(certificate))
+    with managed_policy(policy):
+        chosen = run_chromium(url, home)
+    return {"predicted": predicted, "first": first, "chosen": chosen, "other": other}
+
+
+def test_chromium_sends_the_identity_listed_first(two_identities: dict[str, Any]) -> None:
+    predicted = two_identities["predicted"]
+    assert [o["source"].rpartition("#")[2] for o in predicted["offered"]] == [
+        "good-ecdsa",  # expires in a year: Chromium sorts the later expiry first
+        "expiring-soon",
+    ]
+    page = two_identities["first"].page
+    assert "CN=good-ecdsa@lab.test" in page, page
+
+
+def test_the_printed_policy_picks_the_identity_it_names(two_identities: dict[str, Any]) -> None:
+    page = two_identities["chosen"].page
+    name = two_identities["other"]["source"].rpartition("#")[2]
+    assert f"CN={name}@lab.test" in page, page

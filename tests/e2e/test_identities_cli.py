@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,15 +46,10 @@ def fleet(live_lab: LabPKI) -> Iterator[LabFleet]:
 def store(live_lab: LabPKI, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One database with a good, an expired and a missing-intermediate identity."""
     home = tmp_path_factory.mktemp("nss-home")
-    database = home / ".pki" / "nssdb"
     for name in ("good-ecdsa", "expired", "missing-intermediate"):
         p12 = live_lab.identities[name].p12
         assert p12 is not None
-        nss_database_with(home, p12, None) if name == "good-ecdsa" else subprocess.run(
-            ["pk12util", "-i", str(p12), "-d", f"sql:{database}", "-W", ""],
-            check=True,
-            capture_output=True,
-        )
+        database = nss_database_with(home, p12, None)
     return database
 
 

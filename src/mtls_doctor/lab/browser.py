@@ -65,9 +65,15 @@ def browser_available() -> bool:
     return os.access(POLICY_DIR, os.W_OK)
 
 
+def autoselect_everything(patterns: Sequence[str]) -> Any:
+    """A managed policy that auto-selects the first offered certificate for ``patterns``."""
+    rules = [json.dumps({"pattern": p, "filter": {}}) for p in patterns]
+    return managed_policy({"AutoSelectCertificateForUrls": rules})
+
+
 @contextmanager
-def autoselect_everything(patterns: Sequence[str]) -> Iterator[Path]:
-    """A managed policy that auto-selects the first offered certificate for ``patterns``.
+def managed_policy(policy: dict[str, Any]) -> Iterator[Path]:
+    """``policy`` in force for every Chromium started inside the block.
 
     The file has a random name of ours and is removed on exit; nothing else
     in the directory is touched. Chromium keeps only one file's value of a
@@ -82,12 +88,11 @@ def autoselect_everything(patterns: Sequence[str]) -> Iterator[Path]:
     lock_path = Path(tempfile.gettempdir()) / "mtls-doctor-chromium-policy.lock"
     lock = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     path = POLICY_DIR / f"mtls-doctor-{os.getpid()}-{secrets.token_hex(4)}.json"
-    rules = [json.dumps({"pattern": p, "filter": {}}) for p in patterns]
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "w") as handle:
-            json.dump({"AutoSelectCertificateForUrls": rules}, handle)
+            json.dump(policy, handle)
         yield path
     finally:
         path.unlink(missing_ok=True)
@@ -95,11 +100,12 @@ def autoselect_everything(patterns: Sequence[str]) -> Iterator[Path]:
 
 
 def nss_database_with(home: Path, p12: Path, password: bytes | None) -> Path:
-    """``HOME/.pki/nssdb`` (no database password) holding one PKCS#12 bundle."""
+    """``HOME/.pki/nssdb`` (created without a password if absent) with one more PKCS#12."""
     database = home / ".pki" / "nssdb"
     database.mkdir(parents=True, exist_ok=True)
     spec = f"sql:{database}"
-    _tool(["certutil", "-N", "-d", spec, "--empty-password"])
+    if not (database / "cert9.db").exists():
+        _tool(["certutil", "-N", "-d", spec, "--empty-password"])
     read_end, write_end = os.pipe()
     os.write(write_end, (password or b"") + b"\n")
     os.close(write_end)
