@@ -119,7 +119,12 @@ def picker_findings(
 
     candidate = best_candidate(view)
     if candidate is None:
-        return None, ()
+        note = Finding(
+            code="store_empty",
+            severity=Severity.INFO,
+            message="The store holds no client identity: a browser using it sends no certificate.",
+        )
+        return None, (note,)
     item = next(i for i in identities if i.facts is candidate.identity)
     source = candidate.identity.source
     if not probe.certificate_requested:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -159,8 +159,7 @@ class _Checker:
                 key_path=request.key_path,
                 password=request.password,
             )
-            if not loaded.identities:
-                raise InputError(f"no client certificate found in {', '.join(request.stores)}")
+            # An empty store is a browser with nothing to send: diagnosed, not an error.
             self.identities = loaded.identities
             self.directory_cas = loaded.ca_certificates
         elif request.cert_paths:
@@ -396,7 +395,8 @@ class _Checker:
         view = picker_for(self.identities, probe, self.now)
         item, notes = picker_findings(self.identities, view, probe)
         if item is None:
-            return self.diagnosis(DiagnosisFacts(identity=None, without_certificate=probe))
+            result = self.diagnosis(DiagnosisFacts(identity=None, without_certificate=probe))
+            return replace(result, findings=(*notes, *result.findings))
         item = with_key(item, self.request.password)
         if not _presentable(item):
             facts = DiagnosisFacts(identity=item.facts, without_certificate=probe)

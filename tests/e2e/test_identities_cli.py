@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,3 +200,24 @@ def test_bad_store_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_pa
     assert run.code == 2
     assert "no NSS database here" in run.json["error"]["message"]
     assert run.err.count("\n") == 1
+
+
+def test_check_store_with_an_empty_database(
+    capsys: pytest.CaptureFixture[str], fleet: LabFleet, tmp_path: Path
+) -> None:
+    """A browser with an empty store sends nothing: no_certificate_sent, not an input error."""
+    database = tmp_path / "empty"
+    database.mkdir()
+    subprocess.run(
+        ["certutil", "-N", "-d", f"sql:{database}", "--empty-password"],
+        check=True,
+        capture_output=True,
+    )
+    target = fleet.servers["strict"].target
+    run = run_cli(capsys, "check", target, "--store", f"nss:{database}", "--json")
+    assert run.code == 1, run.err
+    assert run.json["verdict"]["cause"] == "no_certificate_sent"
+    assert any(f["code"] == "store_empty" for f in run.json["findings"])
+    run = run_cli(capsys, "identities", "--for", target, "--store", f"nss:{database}")
+    assert run.code == 1
+    assert "No client identity was found" in run.out

@@ -38,7 +38,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from mtls_doctor.bundle import LoadedIdentity, LoadResult, PasswordSource, _issuing_path
+from mtls_doctor.bundle import (
+    LoadedIdentity,
+    LoadResult,
+    PasswordSource,
+    _is_ca,
+    _issuing_path,
+)
 from mtls_doctor.errors import BundleLoadError, InputError, PasswordError
 from mtls_doctor.model import IdentityFacts, LoadProblem
 from mtls_doctor.x509facts import cert_facts, spki_sha256
@@ -46,6 +52,7 @@ from mtls_doctor.x509facts import cert_facts, spki_sha256
 #: A database with more certificates than this is not a person's browser store.
 MAX_NICKNAMES = 500
 TOOL_TIMEOUT = 30.0
+PARALLEL_TOOLS = 4
 #: Read-only system roots Firefox loads from libnssckbi: never client identities.
 _BUILTIN_PREFIX = "Builtin Object Token:"
 _LIST_LINE = re.compile(r"^(?P<nick>.*?)\s+(?P<trust>[A-Za-z]*,[A-Za-z]*,[A-Za-z]*)\s*$")
@@ -211,8 +218,15 @@ def load_nss_store(store: NssStore) -> LoadResult:
         )
     pool: list[tuple[x509.Certificate, str, bool]] = []
     seen: set[bytes] = set()
-    for nickname, trust in dict.fromkeys(entries):
-        for cert in _certificates(store, nickname):
+    unique = list(dict.fromkeys(entries))
+    # One certutil per nickname (it prints one nickname's certificates at a time): run
+    # a few at once, the time is spent starting processes and opening the database.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=PARALLEL_TOOLS) as pool_of_runs:
+        found = list(pool_of_runs.map(lambda entry: _certificates(store, entry[0]), unique))
+    for (nickname, trust), certificates in zip(unique, found, strict=True):
+        for cert in certificates:
             fingerprint = cert.fingerprint(hashes.SHA256())
             if fingerprint in seen:
                 continue
@@ -262,13 +276,6 @@ def load_nss_identities(spec: str = "nss", home: Path | None = None) -> LoadResu
         result.identities.extend(loaded.identities)
         result.ca_certificates.extend(loaded.ca_certificates)
     return result
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except (x509.ExtensionNotFound, ValueError):
-        return False
 
 
 def _pipe_with(data: bytes) -> int:
