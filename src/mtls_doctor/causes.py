@@ -139,6 +139,9 @@ CATALOGUE: dict[Cause, CauseInfo] = {
             "Install your client certificate with its private key (a .p12/.pfx bundle) and "
             "retry; with curl pass `--cert` and `--key`.",
             "{installed_but_not_offered}",
+            "A certificate in Chrome/Chromium or Firefox on Linux: "
+            "`mtls-doctor identities --for URL` lists what the browser would offer this server "
+            "and why it leaves each other one out.",
             _RESTART_BROWSER,
         ),
         server_fixes=(
