@@ -15,7 +15,8 @@ class ProbeReport:
 
     target: Target
     facts: HandshakeFacts
-    client_auth: ClientAuth
+    #: None where it was not tested (``check`` accepted at the first try).
+    client_auth: ClientAuth | None
     #: Why ``client_auth`` was decided so, in words.
     reason: str
     handshakes: int = 1

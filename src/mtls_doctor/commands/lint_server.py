@@ -132,7 +132,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         offline=args.offline,
     )
     if chosen == "json":
-        from mtls_doctor.serverconf.document import lint_document
+        from mtls_doctor.render.lint_json import lint_document
 
         ui.emit_json(lint_document(reports))
     elif chosen == "sarif":

@@ -189,7 +189,7 @@ def probe_report(report: ProbeReport) -> JSON:
         "url": report.target.url,
         "protocol": report.target.protocol,
         "sni": report.target.sni,
-        "client_auth": str(report.client_auth),
+        "client_auth": str(report.client_auth) if report.client_auth is not None else None,
         "client_auth_evidence": report.reason,
         "certificate_requested": facts.certificate_requested,
         "acceptable_ca_names": list(facts.acceptable_ca_names),
@@ -211,34 +211,24 @@ def probe_report(report: ProbeReport) -> JSON:
 
 
 def check_probe(diagnosis: Diagnosis, target: Target) -> JSON:
-    """The ``probe`` object inside ``check``.
-
-    ``client_auth`` is known for sure only from a connection without a
-    certificate; when the certificate was accepted at the first try no such
-    connection was made (one handshake), and a requested-but-untested mode is
-    reported as ``null`` rather than guessed.
-    """
-    from mtls_doctor.probing import report_from
-    from mtls_doctor.rules.probe import ClientAuth
+    """The ``probe`` object inside ``check`` (``client_auth`` as
+    :func:`mtls_doctor.rules.probe.client_auth_in_check` decided it)."""
+    from mtls_doctor.probing import ProbeReport
+    from mtls_doctor.rules.probe import client_auth_in_check
 
     facts = diagnosis.facts
-    if facts.without_certificate is not None:
-        document = probe_report(report_from(target, facts.without_certificate))
-    elif facts.attempt is not None:
-        document = probe_report(report_from(target, facts.attempt))
-        if facts.attempt.certificate_requested:
-            document["client_auth"] = None
-            document["client_auth_evidence"] = (
-                "not tested: the certificate was accepted, so no connection without one was made"
-            )
-        else:
-            document["client_auth"] = str(ClientAuth.NOT_REQUESTED)
+    source = facts.without_certificate or facts.attempt
+    if source is None:
+        return {"client_auth": None, "acceptable_ca_names": [], "tls_version": None}
+    client_auth, evidence = client_auth_in_check(facts.without_certificate, facts.attempt)
+    report = ProbeReport(target=target, facts=source, client_auth=client_auth, reason=evidence)
+    document = probe_report(report)
+    if facts.without_certificate is None:
+        # The probe object describes a connection without a certificate; none was made.
         document["tls_alert"] = None
         document["http_status"] = None
         document["http_first_line"] = None
         document["application"] = None
-    else:
-        return {"client_auth": None, "acceptable_ca_names": [], "tls_version": None}
     document["handshakes"] = diagnosis.handshakes
     return document
 

@@ -21,6 +21,21 @@ class ClientAuth(StrEnum):
     NOT_REQUESTED = "not_requested"
 
 
+def client_auth_in_check(
+    without: HandshakeFacts | None, attempt: HandshakeFacts | None
+) -> tuple[ClientAuth | None, str]:
+    """``check``'s ``client_auth``: known for sure only from a connection without a
+    certificate. When the certificate was accepted at the first try no such connection
+    was made (one handshake): a requested-but-untested mode is None, not guessed."""
+    if without is not None:
+        return classify_client_auth(without)
+    if attempt is None:
+        return None, "no connection was made"
+    if not attempt.certificate_requested:
+        return ClientAuth.NOT_REQUESTED, "the server sent no CertificateRequest"
+    return None, "not tested: the certificate was accepted, so no connection without one was made"
+
+
 def classify_client_auth(facts: HandshakeFacts) -> tuple[ClientAuth, str]:
     """``required`` / ``optional`` / ``not_requested``, with the evidence in words.
 

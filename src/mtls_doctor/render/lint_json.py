@@ -2,9 +2,7 @@
 
 Contract fields per server: ``file``, ``line``, ``listen``, ``client_auth``,
 ``ca_files``, ``findings`` (each with ``file`` and ``line``) and, with
-``--user-cert``, ``verdict``. Everything else is documented extra. (Kept
-beside the lint code rather than in ``render/json.py``, which belongs to
-the other commands.)
+``--user-cert``, ``verdict``. Everything else is documented extra.
 """
 
 from __future__ import annotations
