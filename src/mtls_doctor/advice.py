@@ -1,7 +1,7 @@
 """Advice that is true: never suggest an ``mtls-doctor`` command this build lacks.
 
 The knowledge base and the cause catalogue may name commands that are
-planned or optional (`mtls-doctor identities --for URL`). Before advice
+planned or optional (the browser picker, ``identities --for``). Before advice
 reaches a person, every sentence or ``;``-clause that names a command not in
 the CLI's table is dropped, so a suggestion reappears by itself the day the
 command lands (its module exists under ``mtls_doctor.commands``).

@@ -56,6 +56,7 @@ def commands(
         (["explain", "SSL alert number 48 unknown ca"], 1),
         (["explain", "nothing I know of"], 1),
         (["lint-server", str(config), "--user-cert", str(ids["expired"].pem)], 1),
+        (["watch", "--cert", str(ids["expired"].pem)], 1),
         (["lab", "pki", str(scratch / "lab")], 0),
         (["demo"], 0),
     ]

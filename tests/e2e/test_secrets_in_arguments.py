@@ -31,6 +31,9 @@ def _commands(p12: str, config: str) -> list[list[str]]:
         ["lint-server", f"{config}:{SECRET}"],
         ["lint-server", config, "--user-cert", with_secret],
         ["explain", "--file", with_secret],
+        ["watch", "--cert", with_secret],
+        ["watch", "--cert", p12, "--password", SECRET],
+        ["exporter", "--cert", with_secret],
     ]
 
 

@@ -50,10 +50,9 @@ def _catalogue() -> Iterator[tuple[str, str]]:
 
 
 def _sources() -> Iterator[tuple[str, str]]:
-    # Renderers and commands print their suggestions as they are.
-    for folder in ("render", "commands", "rules", "serverconf", "lab"):
-        for path in sorted((PACKAGE / folder).glob("*.py")):
-            yield str(path.relative_to(PACKAGE)), path.read_text()
+    # Every module (renderers, commands, watch, rules) prints its suggestions as they are.
+    for path in sorted(PACKAGE.rglob("*.py")):
+        yield str(path.relative_to(PACKAGE)), path.read_text()
 
 
 def _suggestions() -> dict[str, set[str]]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from mtls_doctor.commands._options import (
     add_password_arguments,
     add_time_argument,
+    local_path,
     password_source,
 )
 from mtls_doctor.ui import UI
@@ -59,11 +60,14 @@ def _seconds(text: str) -> float:
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """The sources of ``watch`` and ``exporter`` (a TOML file and/or flags)."""
     group = parser.add_argument_group("what to watch (flags add to --config)")
-    group.add_argument("--config", metavar="FILE", help="TOML file of sources (see README)")
+    group.add_argument(
+        "--config", type=local_path, metavar="FILE", help="TOML file of sources (see README)"
+    )
     group.add_argument(
         "--cert",
         action="append",
         default=[],
+        type=local_path,
         metavar="PATH",
         help="client identities: a file or a directory (recursive); repeatable",
     )
@@ -78,6 +82,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         "--server-config",
         action="append",
         default=[],
+        type=local_path,
         metavar="FILE",
         help="nginx / Apache / HAProxy configuration: the CA bundle each block trusts",
     )
@@ -85,6 +90,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         "--issuing-ca",
         action="append",
         default=[],
+        type=local_path,
         metavar="PATH",
         help="a CA certificate that issues client certificates (old and new); repeatable",
     )
