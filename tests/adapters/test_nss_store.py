@@ -96,6 +96,23 @@ def test_certificate_without_key_and_leaf_without_intermediate(tmp_path: Path, l
     assert item.facts.path_length == 0
 
 
+def test_other_peoples_certificates_are_not_identities(tmp_path: Path, lab: LabPKI) -> None:
+    """Firefox keeps server certificates (exceptions) in the same database: not identities."""
+    directory = tmp_path / "profile"
+    directory.mkdir()
+    _run("certutil", "-N", "-d", f"sql:{directory}", "--empty-password")
+    server = directory.parent / "server.pem"
+    server.write_bytes(lab.server_pem.read_bytes().split(b"-----END CERTIFICATE-----")[0]
+                       + b"-----END CERTIFICATE-----\n")  # fmt: skip
+    _run("certutil", "-A", "-d", f"sql:{directory}", "-n", "site", "-t", "P,,", "-a",
+         "-i", str(server))  # fmt: skip
+    no_key = lab.identities["no-key"].crt
+    _run("certutil", "-A", "-d", f"sql:{directory}", "-n", "mine", "-t", ",,", "-a",
+         "-i", str(no_key))  # fmt: skip
+    result = load_nss_identities(f"nss:{directory}")
+    assert [i.facts.source.rpartition("#")[2] for i in result.identities] == ["mine"]
+
+
 def test_password_protected_database(tmp_path: Path, lab: LabPKI) -> None:
     p12 = lab.identities["good-ecdsa"].p12
     assert p12 is not None

@@ -261,3 +261,21 @@ def test_the_printed_policy_picks_the_identity_it_names(two_identities: dict[str
     page = two_identities["chosen"].page
     name = two_identities["other"]["source"].rpartition("#")[2]
     assert f"CN={name}@lab.test" in page, page
+
+
+def test_the_demo_view_agrees_with_chromium(browser_lab: Lab) -> None:
+    """What `demo` shows beside each Chromium run (the demo's own function)."""
+    from mtls_doctor.lab.browser import compare_with_chromium
+
+    pki, fleet, root = browser_lab
+    urls = {name: fleet.servers[name].url for name in SERVERS}
+    cases = compare_with_chromium(pki, urls, root / "demo", identities=("good-ecdsa", "expired"))
+    shown = {(c.identity, c.server): (c.showed, c.cause, c.agrees) for c in cases}
+    assert shown[("good-ecdsa", "nginx-like")] == ("the page (served)", "accepted", True)
+    assert shown[("expired", "nginx-like")] == (
+        "400 No required SSL certificate was sent",
+        "certificate_expired",
+        True,
+    )
+    assert shown[("expired", "strict")][1:] == ("certificate_expired", True)
+    assert next(c for c in cases if c.identity == "expired").reasons == ("expired",)

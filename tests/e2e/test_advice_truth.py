@@ -106,7 +106,7 @@ def test_apache_directive_is_quoted_as_written(
 
 
 def test_demo_points_at_no_file_of_its_deleted_lab() -> None:
-    done = run_process("demo", timeout=120)
+    done = run_process("demo", "--no-browser", timeout=120)
     assert done.code == 0, done.err
     assert "mtls-doctor-demo-" not in done.out
     assert "above" not in done.out

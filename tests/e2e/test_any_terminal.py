@@ -58,7 +58,7 @@ def commands(
         (["lint-server", str(config), "--user-cert", str(ids["expired"].pem)], 1),
         (["watch", "--cert", str(ids["expired"].pem)], 1),
         (["lab", "pki", str(scratch / "lab")], 0),
-        (["demo"], 0),
+        (["demo", "--no-browser"], 0),  # the browser's view: tests/browser
     ]
 
 

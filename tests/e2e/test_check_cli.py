@@ -173,7 +173,7 @@ def test_secrets_do_not_leak(
 
 
 def test_demo_passes_in_a_subprocess() -> None:
-    result = run_process("demo", "--json", timeout=120)
+    result = run_process("demo", "--json", "--no-browser", timeout=120)
     assert result.code == 0, result.out + result.err
     document = json.loads(result.out)
     assert document["passed"] is True

@@ -59,8 +59,22 @@ def test_no_certificate_provided(tmp_path: Path) -> None:
 def test_missing_or_truncated_log(tmp_path: Path) -> None:
     assert read_net_log(tmp_path / "absent.json", URL) == (False, False, 0)
     broken = tmp_path / "broken.json"
-    broken.write_text('{"constants": {')  # Chromium killed mid-write
+    broken.write_text('{"constants": {')  # Chromium killed before any event
     assert read_net_log(broken, URL) == (False, False, 0)
+
+
+def test_log_of_a_killed_chromium_is_still_read(tmp_path: Path) -> None:
+    """Chromium writes events as they happen; killed, it never closes the array."""
+    path = _log(
+        tmp_path,
+        [
+            ("SSL_CLIENT_CERT_REQUESTED", 11, None),
+            ("SSL_CLIENT_CERT_PROVIDED", 11, {"cert_count": 1}),
+        ],
+    )
+    text = path.read_text()
+    path.write_text(text[: text.rindex("]")] + ",\n")
+    assert read_net_log(path, URL) == (True, True, 0)
 
 
 def test_what_the_browser_showed() -> None:

@@ -205,9 +205,17 @@ def run_chromium(url: str, home: Path, timeout: float = CHROMIUM_TIMEOUT) -> Bro
 def read_net_log(path: Path, url: str) -> tuple[bool, bool, int]:
     """(certificate sent, certificate requested, the page's net error) from a net log."""
     try:
-        log: dict[str, Any] = json.loads(path.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
         return False, False, 0
+    try:
+        log: dict[str, Any] = json.loads(text)
+    except ValueError:
+        # A Chromium killed mid-run leaves the events array open: close it.
+        try:
+            log = json.loads(text.rstrip().rstrip(",") + "]}")
+        except ValueError:
+            return False, False, 0
     names = {number: name for name, number in log["constants"]["logEventTypes"].items()}
     page_sources: set[int] = set()
     sent = requested = False

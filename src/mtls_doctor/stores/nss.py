@@ -55,6 +55,7 @@ TOOL_TIMEOUT = 30.0
 PARALLEL_TOOLS = 4
 #: Read-only system roots Firefox loads from libnssckbi: never client identities.
 _BUILTIN_PREFIX = "Builtin Object Token:"
+_CLIENT_EKUS = frozenset({"clientAuth", "anyExtendedKeyUsage"})
 _LIST_LINE = re.compile(r"^(?P<nick>.*?)\s+(?P<trust>[A-Za-z]*,[A-Za-z]*,[A-Za-z]*)\s*$")
 
 
@@ -208,7 +209,8 @@ def load_nss_store(store: NssStore) -> LoadResult:
     """Every certificate of ``store``: identities (user certificates and other leaves) and CAs.
 
     A certificate counts as an identity when NSS says it has a private key
-    (trust flag ``u``) or when it is not a CA. Each identity's chain is the
+    (trust flag ``u``), or when it is a leaf whose usage allows client
+    authentication (a certificate imported without its key). Each identity's chain is the
     issuing path the database itself can build: what the browser would send.
     """
     entries = _nicknames(store)
@@ -240,11 +242,17 @@ def load_nss_store(store: NssStore) -> LoadResult:
         if _is_ca(cert) and not has_key:
             result.ca_certificates.append(cert)
             continue
+        leaf = cert_facts(cert)
+        eku = leaf.extended_key_usage
+        if not has_key and eku is not None and not _CLIENT_EKUS.intersection(eku):
+            # Firefox keeps servers' certificates (exceptions) and other people's e-mail
+            # certificates here: without a key and not for client auth, nobody's identity.
+            continue
         path = _issuing_path(cert, everything)
         facts = IdentityFacts(
             source=f"{store}#{nickname}",
             format="nss",
-            certificate=cert_facts(cert),
+            certificate=leaf,
             chain=tuple(cert_facts(c) for c in path),
             path_length=len(path),
             has_private_key=has_key,
