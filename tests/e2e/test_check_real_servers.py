@@ -191,16 +191,36 @@ def openssl_identities(live_lab: LabPKI, tmp_path_factory: pytest.TempPathFactor
 
     (d / "client.ext").write_text("extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n")
     (d / "server.ext").write_text("extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n")
+    (d / "no-eku.ext").write_text("keyUsage=critical,digitalSignature\n")
+    (d / "certsign.ext").write_text("keyUsage=critical,keyCertSign\n")
+    rsa = ("-newkey", "rsa:2048")
     sh("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
        "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "30",
        "-subj", "/CN=Some Other CA", "-addext", "basicConstraints=critical,CA:TRUE",
        "-addext", "keyUsage=keyCertSign,cRLSign")  # fmt: skip
-    for name, ca_cert, ca_key, ext in (
-        ("good", ca / "intermediate.pem", ca / "intermediate.key", "client.ext"),
-        ("serveronly", ca / "intermediate.pem", ca / "intermediate.key", "server.ext"),
-        ("foreign", d / "other-ca.pem", d / "other-ca.key", "client.ext"),
+    intermediate = (ca / "intermediate.pem", ca / "intermediate.key")
+    for name, (ca_cert, ca_key), ext, key in (
+        ("good", intermediate, "client.ext", rsa),
+        ("serveronly", intermediate, "server.ext", rsa),
+        ("foreign", (d / "other-ca.pem", d / "other-ca.key"), "client.ext", rsa),
+        ("no-eku", intermediate, "no-eku.ext", rsa),
+        ("certsign-only", intermediate, "certsign.ext", rsa),
+        # An RSA-PSS key (OID rsassaPss) was loaded as plain RSA and never sent.
+        (
+            "rsa-pss",
+            intermediate,
+            "client.ext",
+            ("-newkey", "rsa-pss", "-pkeyopt", "rsa_keygen_bits:2048"),
+        ),
+        ("ed25519", intermediate, "client.ext", ("-newkey", "ed25519")),
+        (
+            "p384",
+            intermediate,
+            "client.ext",
+            ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"),
+        ),
     ):
-        sh("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
+        sh("req", *key, "-nodes", "-keyout", f"{name}.key", "-out",
            f"{name}.csr", "-subj", f"/CN=openssl-{name}")  # fmt: skip
         sh("x509", "-req", "-in", f"{name}.csr", "-CA", str(ca_cert), "-CAkey", str(ca_key),
            "-CAcreateserial", "-out", f"{name}.crt", "-days", "30", "-extfile", ext)  # fmt: skip
@@ -220,6 +240,11 @@ OPENSSL_CASES = [
     ("good-legacy.p12", "accepted"),
     ("serveronly", "wrong_key_usage"),
     ("foreign", "untrusted_issuer"),
+    ("no-eku", "accepted"),
+    ("certsign-only", "wrong_key_usage"),
+    ("rsa-pss", "accepted"),
+    ("ed25519", "accepted"),
+    ("p384", "accepted"),
 ]
 
 

@@ -40,6 +40,7 @@ from mtls_doctor.errors import (
 from mtls_doctor.model import AppAnswer, CertFacts, HandshakeFacts, HttpAnswer
 from mtls_doctor.protocols.base import ConnectionEnded
 from mtls_doctor.tls.alerts import ALERT_NAMES, alert
+from mtls_doctor.tls.keys import use_private_key
 from mtls_doctor.tls.target import Target
 from mtls_doctor.tls.wire import WireObserver, install
 from mtls_doctor.x509facts import cert_facts
@@ -178,7 +179,7 @@ def _context(
         for extra in identity.chain:
             ctx.add_extra_chain_cert(extra)
         if identity.private_key is not None:
-            ctx.use_privatekey(identity.private_key)
+            use_private_key(ctx, identity.certificate, identity.private_key)
     install(ctx, observer)
     return ctx
 
