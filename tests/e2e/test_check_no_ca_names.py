@@ -10,6 +10,7 @@ served by the lab responder on 127.0.0.1) first.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,26 @@ def test_a_missing_bundle_is_an_input_error(
     result = run_cli(capsys, "check", "--json", "127.0.0.1:1", "--ca-bundle", str(tmp_path / "x"))
     assert result.code == 2
     assert json.loads(result.out)["error"]["message"]
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+def test_self_signed_ca_true_certificate_is_untrusted_not_wrong_usage(
+    server: str, targets: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``openssl req -x509`` writes CA:TRUE by default; OpenSSL servers accept such a leaf.
+
+    Refused by a server that names no CA, it was blamed on its CA:TRUE
+    (wrong_key_usage), a confident wrong cause: the issuer is what is unknown.
+    """
+    openssl = require_binary("openssl")
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", "self.key", "-out", "self.pem", "-days", "30",
+         "-subj", "/CN=self-signed client", "-addext", "extendedKeyUsage=clientAuth"],
+        check=True, capture_output=True, cwd=tmp_path,
+    )  # fmt: skip
+    key = str(tmp_path / "self.key")
+    document = _check(capsys, targets[server], "--cert", str(tmp_path / "self.pem"), "--key", key)
+    assert document["verdict"]["cause"] == "untrusted_issuer", document["verdict"]
+    leaf_note = [f for f in document["findings"] if f["code"] == "ca_certificate_as_leaf"]
+    assert [f["severity"] for f in leaf_note] == ["warning"]

@@ -90,3 +90,10 @@ def test_expired_message_names_the_date() -> None:
     facts = identity(certificate=cert(not_after=NOW - timedelta(days=3)))
     message = next(f.message for f in check_identity(facts, NOW) if f.code == "certificate_expired")
     assert "2026-05-29" in message and "3 days ago" in message
+
+
+def test_a_ca_certificate_as_leaf_is_a_warning_that_blocks_nothing() -> None:
+    """OpenSSL-based servers accept a CA:TRUE leaf: it must never be the verdict's cause."""
+    found = check_identity(identity(certificate=cert(is_ca=True)), NOW)
+    note = next(f for f in found if f.code == "ca_certificate_as_leaf")
+    assert (note.severity, note.cause) == (Severity.WARNING, None)

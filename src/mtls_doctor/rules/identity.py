@@ -171,11 +171,14 @@ def check_chain(identity: IdentityFacts) -> list[Finding]:
     if leaf.is_ca:
         findings.append(
             Finding(
+                # OpenSSL-based servers (nginx, Apache, HAProxy, s_server) accept a
+                # CA:TRUE leaf, and `openssl req -x509` makes one by default: a
+                # warning, never the blocking cause.
                 code="ca_certificate_as_leaf",
-                severity=Severity.ERROR,
-                cause=Cause.WRONG_KEY_USAGE,
-                message="This is a CA certificate (basicConstraints CA:TRUE), not a client "
-                "certificate: servers reject a CA certificate as a client identity.",
+                severity=Severity.WARNING,
+                message="This is a CA certificate (basicConstraints CA:TRUE) used as a client "
+                "identity: OpenSSL-based servers accept it, but some policies refuse one; a "
+                "certificate made for client authentication is the usual form.",
             )
         )
     path = identity.issuing_path
