@@ -52,9 +52,7 @@ def load_sources(
         result.problems.extend(loaded.problems)
     if result.problems and not result.identities:
         first = result.problems[0]
-        error = InputError(first.message)
-        error.code = first.code
-        raise error
+        raise InputError(first.message, code=first.code)
     return result
 
 

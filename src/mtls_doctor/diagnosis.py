@@ -168,9 +168,7 @@ class _Checker:
             )
             if loaded.problems and not loaded.identities:
                 problem = loaded.problems[0]
-                error = InputError(problem.message)
-                error.code = problem.code
-                raise error
+                raise InputError(problem.message, code=problem.code)
             if not loaded.identities:
                 paths = ", ".join(map(str, request.cert_paths))
                 raise InputError(f"no client certificate found in {paths}")

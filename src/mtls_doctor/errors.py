@@ -48,6 +48,12 @@ class InputError(MtlsDoctorError):
     code = "input"
     exit_code = 2
 
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            #: A more specific machine code (``password_needed``, ``unsupported_config``...).
+            self.code = code
+
 
 class BundleLoadError(InputError):
     """A certificate/key file is unreadable, corrupt, truncated or of unknown format."""
@@ -78,11 +84,13 @@ class ConfigParseError(InputError):
 
     code = "config_parse"
 
-    def __init__(self, path: str, line: int | None, reason: str) -> None:
+    def __init__(
+        self, path: str, line: int | None, reason: str, *, code: str | None = None
+    ) -> None:
         self.path = path
         self.line = line
         where = f"{path}:{line}" if line else path
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{where}: {reason}", code=code)
 
 
 class NetworkError(MtlsDoctorError):

@@ -73,9 +73,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             text.inspect_report(ui.console, report, verbose=args.verbose)
         more = len(report.problems) - 1
         suffix = f" (and {more} more unreadable file{'s' if more > 1 else ''})" if more else ""
-        error = InputError(first.message + suffix)
-        error.code = first.code
-        raise error
+        raise InputError(first.message + suffix, code=first.code)
     if ui.json_mode:
         ui.emit_json(render_json.inspect_report(report))
     else:

@@ -175,8 +175,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         first = facts.problems[0]
         more = len(facts.problems) - 1
         suffix = f" (and {more} more unreadable file{'s' if more > 1 else ''})" if more else ""
-        error = InputError(first.message + suffix)
-        error.code = first.code
+        error = InputError(first.message + suffix, code=first.code)
     probed = [s for s in facts.servers if s.source == "probe"]
     if error is None and probed and all(s.error for s in probed) and not facts.identities:
         error = ConnectError(f"no server could be reached ({probed[0].error})")

@@ -78,14 +78,13 @@ def detect_kind(path: str | os.PathLike[str]) -> ServerKind:
 
     other = recognise(name, text)
     if other is not None:
-        error = ConfigParseError(
+        raise ConfigParseError(
             name,
             None,
             f"this is a {other} configuration: not supported yet (lint-server reads nginx, "
             "Apache and HAProxy configurations)",
+            code="unsupported_config",
         )
-        error.code = "unsupported_config"
-        raise error
     scores = {
         kind: sum(len(pattern.findall(text)) * (3 if i == 0 else 1) for i, pattern in enumerate(p))
         for kind, p in _SIGNS.items()
@@ -224,9 +223,7 @@ def load_user_cert(
     if not result.identities:
         if result.problems:
             problem = result.problems[0]
-            error = InputError(problem.message)
-            error.code = problem.code
-            raise error
+            raise InputError(problem.message, code=problem.code)
         raise InputError(f"{path}: holds no client certificate")
     return result.identities[0], list(result.ca_certificates)
 
