@@ -477,6 +477,24 @@ def _refuses_chain(attempt: HandshakeFacts) -> bool:
 
 def _not_requested(facts: HandshakeFacts) -> Verdict:
     served = f" ({_evidence(facts)})" if facts.http is not None else ""
+    if facts.tls_version == "TLSv1.3" and facts.http is not None and facts.http.status == 403:
+        # Apache's per-directory SSLVerifyClient asks only after the handshake
+        # (post-handshake authentication), which our client does not offer: it
+        # answers 403 with no CertificateRequest ever sent (AH10158 in its log).
+        return make_verdict(
+            Cause.CLIENT_AUTH_NOT_REQUESTED,
+            f"No CertificateRequest came during the TLS 1.3 handshake{served}. A 403 here "
+            "can also be a certificate required for this path only (Apache's SSLVerifyClient "
+            "inside <Location> or <Directory>): with TLS 1.3 it is asked for after the "
+            "handshake, which this client and browsers do not support; with --tls 1.2 the "
+            "server can ask by renegotiation.",
+            ("Run the same check with --tls 1.2 to see whether this path asks for a certificate.",),
+            server_fixes=(
+                "If this path requires a client certificate, set SSLVerifyClient on the "
+                "VirtualHost (browsers cannot answer a TLS 1.3 post-handshake request); "
+                "the log says AH10158 when a client could not be asked.",
+            ),
+        )
     return make_verdict(
         Cause.CLIENT_AUTH_NOT_REQUESTED,
         f"No CertificateRequest came on this host name and port{served}.",
