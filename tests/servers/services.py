@@ -194,7 +194,7 @@ def start_dovecot(
     crls: tuple[Path, ...] = (),
     service: str = "imap",
 ) -> RunningServer:
-    """Dovecot IMAP (or SMTP ``submission``): STARTTLS on a plain listener, or implicit TLS.
+    """Dovecot IMAP, SMTP ``submission`` or POP3: STARTTLS on a plain listener, or implicit TLS.
 
     It asks for a client certificate (``ssl_verify_client_cert``) and
     requires a valid one to log in (``auth_ssl_require_client_cert``).
@@ -207,8 +207,14 @@ def start_dovecot(
         d = directory
         for sub in ("run", "state", "mail"):
             (d / sub).mkdir()
-        if service not in ("imap", "submission"):
-            raise ValueError(f"service must be 'imap' or 'submission', not {service!r}")
+        mail = d / "mail"
+        if service != "imap":
+            # Where the unprivileged post-login process can write (pytest's tmp is 0700 root).
+            mail = Path(tempfile.mkdtemp(prefix="mtls-doctor-mail-"))
+            atexit.register(shutil.rmtree, mail, ignore_errors=True)
+            os.chmod(mail, 0o777)
+        if service not in ("imap", "submission", "pop3"):
+            raise ValueError(f"service must be 'imap', 'submission' or 'pop3', not {service!r}")
         listener, other = (service + "s", service) if implicit_tls else (service, service + "s")
         submission = (
             [
@@ -245,13 +251,13 @@ def start_dovecot(
                     "auth_ssl_username_from_cert = yes",
                     "auth_mechanisms = external",
                     "disable_plaintext_auth = no",
-                    f"mail_location = maildir:{d / 'mail'}/%u",
+                    f"mail_location = maildir:{mail}/%u",
                     "passdb {\n  driver = static\n  args = nopassword=y\n}",
                     "userdb {\n  driver = static\n"
-                    # submission refuses uid 0 for its post-login process.
-                    f"  args = uid={'nobody' if service == 'submission' else 'root'} "
-                    f"gid={'nogroup' if service == 'submission' else 'root'} "
-                    f"home={d / 'mail'}/%u\n}}",
+                    # submission and pop3 refuse uid 0 for their post-login processes.
+                    f"  args = uid={'root' if service == 'imap' else 'nobody'} "
+                    f"gid={'root' if service == 'imap' else 'nogroup'} "
+                    f"home={mail}/%u\n}}",
                     f"service {service}-login {{",
                     f"  inet_listener {listener} {{\n    port = {port}\n"
                     + ("    ssl = yes\n" if implicit_tls else "")

@@ -1,4 +1,4 @@
-"""check and probe on real SMTP (Dovecot submission: STARTTLS and implicit TLS) and LDAP
+"""check and probe on real SMTP (Dovecot submission: STARTTLS and implicit TLS), POP3S and LDAP
 (OpenLDAP slapd: StartTLS and ldaps), proved by the servers' logs."""
 
 from __future__ import annotations
@@ -112,3 +112,26 @@ def test_plain_ldap_on_a_tls_target_is_named(
     doc = json.loads(result.out)
     assert (result.code, doc["verdict"]["cause"]) == (3, "not_tls")
     assert f"ldap://{ldap.target}" in doc["error"]["message"]
+
+
+@pytest.fixture(scope="module")
+def pop3s(module_servers: ServerRunner, live_lab: LabPKI) -> RunningServer:
+    return serve(module_servers, live_lab, start_dovecot, service="pop3", implicit_tls=True)
+
+
+@pytest.mark.parametrize(
+    ("identity", "cause"),
+    [("good-rsa", "accepted"), ("expired", "certificate_expired"), (None, "no_certificate_sent")],
+)
+def test_pop3s_certificate_login(
+    capsys: pytest.CaptureFixture[str],
+    pop3s: RunningServer,
+    live_lab: LabPKI,
+    identity: str | None,
+    cause: str,
+) -> None:
+    args = cert_args(live_lab, identity) if identity else ()
+    code, doc = check_json(capsys, f"pop3s://{pop3s.target}", *args)
+    assert doc["verdict"]["cause"] == cause, doc["verdict"]
+    assert code == (0 if cause == "accepted" else 1)
+    assert doc["handshake" if identity else "probe"]["application"]["protocol"] == "pop3"

@@ -176,3 +176,22 @@ def test_plain_services_are_named_with_a_working_form(
     if suggested is not None:
         assert suggested in said
         parse_target(suggested)
+
+
+@pytest.mark.parametrize(
+    ("reply", "cause", "verdict"),
+    [
+        (b"a3 NO [AUTHENTICATIONFAILED] Authentication failed.", "rejected_by_application",
+         Cause.REJECTED_BY_APPLICATION),
+        (b"535 5.7.8 Client didn't present valid SSL certificate", None,
+         Cause.REJECTED_UNEXPLAINED),
+        (b"-ERR [SYS/TEMP] Internal error occurred.", None, Cause.REJECTED_UNEXPLAINED),
+        (b"454 4.7.0 Temporary authentication failure", None, Cause.REJECTED_UNEXPLAINED),
+    ],
+)  # fmt: skip
+def test_certificate_login_answers(reply: bytes, cause: str | None, verdict: Cause) -> None:
+    from mtls_doctor.protocols.mail import _external
+
+    answer = _external("imap", reply.decode(), False, reply)
+    assert (answer.accepted, answer.cause) == (False, cause)
+    assert _verdict(handshake(http=None, app=answer)).cause is verdict

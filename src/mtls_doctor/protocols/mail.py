@@ -18,6 +18,15 @@ from mtls_doctor.tls.target import Target
 
 _SMTP_LAST = re.compile(rb"(?m)^\d{3}(?: [^\r\n]*)?\r?\n")
 _EHLO = b"EHLO mtls-doctor.invalid\r\n"
+#: Answers that report trouble on the server's side, not a judgement of the client
+#: (RFC 3206 [SYS/TEMP], RFC 5530 [UNAVAILABLE] / [SERVERBUG], Dovecot's wording).
+_SERVER_TROUBLE = (
+    b"[SYS/TEMP]",
+    b"[SYS/PERM]",
+    b"[UNAVAILABLE]",
+    b"[SERVERBUG]",
+    b"INTERNAL ERROR",
+)
 
 
 def _smtp_reply(stream: Stream) -> bytes:
@@ -72,15 +81,37 @@ def before_tls(stream: Stream, target: Target) -> None:
 def after_tls(stream: Stream, target: Target, common_name: str | None) -> AppAnswer:
     """Greeting (implicit TLS) and one command, and what the answer says."""
     name = target.protocol
-    title = "SMTP" if name.startswith("smtp") else "IMAP" if name.startswith("imap") else "POP3"
     if name.startswith("smtp"):
         return _smtp(stream, name)
     if name.startswith("imap"):
         return _imap(stream, name)
-    reply = read_until(stream, lambda buf: b"\r\n" in buf)
-    if reply.startswith(b"+OK"):
+    return _pop3(stream)
+
+
+def _pop3_line(stream: Stream) -> bytes:
+    return read_until(stream, lambda buf: b"\r\n" in buf)
+
+
+def _pop3(stream: Stream) -> AppAnswer:
+    """The greeting, CAPA, then certificate login (AUTH EXTERNAL, RFC 5034) when offered."""
+    greeting = _pop3_line(stream)
+    if not greeting.startswith(b"+OK"):
+        return _judge("POP3", greeting, False)
+    stream.send(b"CAPA\r\n")
+    capabilities = read_until(stream, lambda buf: buf.startswith(b"-") or b"\r\n.\r\n" in buf)
+    if not re.search(rb"(?im)^SASL\b.*\bEXTERNAL\b", capabilities):
         stream.send(b"QUIT\r\n")
-    return _judge(title, reply, reply.startswith(b"+OK"))
+        return AppAnswer(
+            protocol="pop3",
+            accepted=None,
+            said=_last(greeting),
+            meaning="the POP3 server greeted after TLS; it offers no certificate login "
+            "(SASL EXTERNAL), so whether it accepts this certificate at login is not tested",
+        )
+    stream.send(b"AUTH EXTERNAL =\r\n")
+    reply = _pop3_line(stream)
+    stream.send(b"QUIT\r\n")
+    return _external("pop3", _last(reply), reply.startswith(b"+OK"), reply)
 
 
 def _smtp(stream: Stream, name: str) -> AppAnswer:
@@ -114,7 +145,17 @@ def _external(protocol: str, said: str, ok: bool, reply: bytes) -> AppAnswer:
         return AppAnswer(
             protocol=protocol, accepted=True, said=said, meaning="certificate login succeeded"
         )
-    if b"CERTIFICATE" in reply.upper():
+    upper = reply.upper()
+    if any(sign in upper for sign in _SERVER_TROUBLE) or re.match(rb"4\d\d[ -]", reply):
+        return AppAnswer(
+            protocol=protocol,
+            accepted=False,
+            said=said,
+            meaning=f"the {title} server failed on its side during the certificate login (a "
+            "temporary or internal error; its log says why), so it neither accepted nor "
+            "refused the certificate as such",
+        )
+    if b"CERTIFICATE" in upper:
         return AppAnswer(
             protocol=protocol,
             accepted=False,
