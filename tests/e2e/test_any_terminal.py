@@ -57,6 +57,7 @@ def commands(
         (["explain", "nothing I know of"], 1),
         (["lint-server", str(config), "--user-cert", str(ids["expired"].pem)], 1),
         (["watch", "--cert", str(ids["expired"].pem)], 1),
+        (["identities", "--for", strict, "--cert", str(ids["good-ecdsa"].pem)], 0),
         (["lab", "pki", str(scratch / "lab")], 0),
         (["demo", "--no-browser"], 0),  # the browser's view: tests/browser
     ]

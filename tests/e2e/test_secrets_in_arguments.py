@@ -34,6 +34,8 @@ def _commands(p12: str, config: str) -> list[list[str]]:
         ["watch", "--cert", with_secret],
         ["watch", "--cert", p12, "--password", SECRET],
         ["exporter", "--cert", with_secret],
+        ["identities", "--for", "127.0.0.1:9", "--cert", with_secret],
+        ["identities", "--for", "127.0.0.1:9", "--cert", p12, "--key", with_secret],
     ]
 
 
