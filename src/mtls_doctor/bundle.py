@@ -12,8 +12,8 @@ Nothing here ever puts a password or key material into a message.
 
 from __future__ import annotations
 
+import binascii
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -26,11 +26,21 @@ from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 from mtls_doctor.errors import BundleLoadError, InputError, PasswordError
 from mtls_doctor.files import FileReadError, read_regular_file
-from mtls_doctor.model import IdentityFacts, LoadProblem
-from mtls_doctor.x509facts import cert_facts, is_issued_by, spki_sha256
+from mtls_doctor.model import CertFacts, IdentityFacts, LoadProblem
+from mtls_doctor.pem import scan_pem
+from mtls_doctor.x509facts import (
+    cert_facts,
+    extension,
+    is_issued_by,
+    key_ids_disagree,
+    spki_sha256,
+    unreadable,
+)
 
 #: No client identity file is anywhere near this; larger input is refused unread.
 MAX_FILE_BYTES = 10 * 1024 * 1024
+#: Signatures checked to find one certificate's issuer among same-name candidates.
+MAX_SIGNATURE_CHECKS = 8
 #: A directory scan stops after this many files (a home directory by mistake).
 MAX_DIRECTORY_FILES = 2000
 
@@ -39,8 +49,6 @@ PasswordSource = Callable[[str], bytes | None]
 
 PrivateKey = Any  # cryptography's PrivateKeyTypes; kept opaque on purpose
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
-_PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
 _CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE"}
 _KEY_LABELS = {
     b"PRIVATE KEY",
@@ -144,6 +152,14 @@ def _read(path: Path) -> bytes:
         raise BundleLoadError(exc.path, exc.reason) from exc
 
 
+def _usable(path: str, cert: x509.Certificate, where: str) -> x509.Certificate:
+    """``cert``, or a load error that says what cannot be read from it."""
+    problems = unreadable(cert)
+    if problems:
+        raise BundleLoadError(path, f"{where} cannot be used: {'; '.join(problems)}")
+    return cert
+
+
 def _looks_like_pkcs12(data: bytes) -> bool:
     """PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo, ... } (RFC 7292 4)."""
     if len(data) < 8 or data[0] != 0x30:
@@ -169,6 +185,28 @@ def _usable_password(path: str, secret: bytes) -> bytes:
     return secret
 
 
+def _der_of(pem_block: bytes) -> bytes:
+    """The DER inside one PEM block (its header lines skipped); b"" if it is not base64."""
+    lines = [line for line in pem_block.splitlines() if line and b":" not in line]
+    try:
+        return binascii.a2b_base64(b"".join(lines[1:-1]))
+    except binascii.Error:
+        return b""
+
+
+def _refuse_excessive_work(path: str, der: bytes, what: str) -> None:
+    """Refuse a file whose password-based crypto would run for minutes (see ``kdfcost``)."""
+    from mtls_doctor.kdfcost import excessive_work
+
+    why = excessive_work(der)
+    if why is not None:
+        raise BundleLoadError(
+            path,
+            f"refusing this {what}: {why}; a hostile or damaged file? "
+            "Export it again with the exporting tool's default settings",
+        )
+
+
 def _load_key(path: str, block: bytes, pem: bool, password: PasswordSource) -> PrivateKey:
     """Load one private key, asking for a password only when it is encrypted."""
     load = serialization.load_pem_private_key if pem else serialization.load_der_private_key
@@ -191,6 +229,7 @@ def _load_key(path: str, block: bytes, pem: bool, password: PasswordSource) -> P
             "(use --password-file FILE or --password-env VAR)",
             needed=True,
         )
+    _refuse_excessive_work(path, _der_of(block) if pem else block, "encrypted private key")
     usable = _usable_password(path, secret)
     try:
         return load(block, usable)
@@ -233,6 +272,7 @@ def _load_pkcs12(path: str, data: bytes, password: PasswordSource) -> _Material:
                 path, "PKCS#12 bundle uses an encryption algorithm that cannot be read"
             ) from exc
 
+    _refuse_excessive_work(path, data, "PKCS#12 bundle")
     loaded = attempt(None) or attempt(b"")
     if loaded is None:
         secret = password(path)
@@ -252,6 +292,8 @@ def _load_pkcs12(path: str, data: bytes, password: PasswordSource) -> _Material:
                 needed=False,
             )
     key, cert, extra = loaded
+    for number, item in enumerate([cert, *extra] if cert is not None else extra, start=1):
+        _usable(path, item, f"certificate {number} of the bundle")
     material = _Material(path=path, format="pkcs12", leaf_hint=cert)
     if cert is not None:
         material.certs.append(cert)
@@ -263,18 +305,19 @@ def _load_pkcs12(path: str, data: bytes, password: PasswordSource) -> _Material:
 
 def _load_pem(path: str, data: bytes, password: PasswordSource) -> _Material:
     material = _Material(path=path, format="pem")
-    blocks = list(_PEM_BLOCK.finditer(data))
-    begins = len(_PEM_BEGIN.findall(data))
-    if begins > len(blocks):
+    scan = scan_pem(data)
+    if scan.unterminated:
         raise BundleLoadError(
             path, "truncated PEM: a -----BEGIN line has no matching -----END line"
         )
-    for number, match in enumerate(blocks, start=1):
-        label, text = match.group(1), match.group(0)
+    for number, block in enumerate(scan.blocks, start=1):
+        label, text = block.label, block.text
         name = label.decode()
         try:
             if label in _CERT_LABELS:
-                material.certs.append(x509.load_pem_x509_certificate(text))
+                material.certs.append(
+                    _usable(path, x509.load_pem_x509_certificate(text), f"PEM block {number}")
+                )
             elif label in _KEY_LABELS:
                 material.keys.append(_load_key(path, text, True, password))
             elif label in _PKCS7_LABELS:
@@ -294,9 +337,13 @@ def _load_der(path: str, data: bytes, password: PasswordSource) -> _Material:
     if _looks_like_pkcs12(data):
         return _load_pkcs12(path, data, password)
     try:
-        return _Material(path=path, format="der", certs=[x509.load_der_x509_certificate(data)])
+        certificate = x509.load_der_x509_certificate(data)
     except ValueError:
         pass
+    else:
+        return _Material(
+            path=path, format="der", certs=[_usable(path, certificate, "the certificate")]
+        )
     try:
         return _Material(path=path, format="pkcs7", certs=pkcs7.load_der_pkcs7_certificates(data))
     except ValueError:
@@ -352,69 +399,119 @@ class _KeyPool:
         return entry[0]
 
 
-def _leaves(material: _Material) -> list[x509.Certificate]:
+class _Issuers:
+    """Who signed whom among one file's certificates, found through an index by name.
+
+    Comparing every certificate with every other was quadratic (10,000
+    certificates in one PEM took a minute). Candidates are looked up by the
+    child's issuer name; a declared key identifier that differs (RFC 5280
+    4.2.1.1) rules a candidate out without a signature check; and at most
+    ``MAX_SIGNATURE_CHECKS`` signatures are checked per certificate, so a file of
+    a thousand same-name CAs with other keys cannot demand a million.
+    """
+
+    def __init__(self, certs: Sequence[x509.Certificate]) -> None:
+        self._by_subject: dict[x509.Name, list[x509.Certificate]] = {}
+        for cert in certs:
+            self._by_subject.setdefault(cert.subject, []).append(cert)
+        self._found: dict[int, list[x509.Certificate]] = {}
+        self._self_signed: dict[int, bool] = {}
+
+    def self_signed(self, cert: x509.Certificate) -> bool:
+        """Its own name and key signed it (checked once per certificate)."""
+        if id(cert) not in self._self_signed:
+            self._self_signed[id(cert)] = cert.subject == cert.issuer and is_issued_by(cert, cert)
+        return self._self_signed[id(cert)]
+
+    def of(self, cert: x509.Certificate) -> list[x509.Certificate]:
+        """The other certificates of the file whose key signed ``cert``."""
+        found = self._found.get(id(cert))
+        if found is None:
+            found = []
+            checks = 0
+            for candidate in self._by_subject.get(cert.issuer, ()):
+                if candidate is cert or key_ids_disagree(cert, candidate):
+                    continue
+                checks += 1
+                if checks > MAX_SIGNATURE_CHECKS:
+                    break
+                if is_issued_by(cert, candidate):
+                    found.append(candidate)
+            self._found[id(cert)] = found
+        return found
+
+
+def _leaves(material: _Material, issuers: _Issuers) -> list[x509.Certificate]:
     """Certificates that issue no other certificate of the same file."""
     if material.leaf_hint is not None:
         return [material.leaf_hint]
-    certs = material.certs
-    return [
-        cert
-        for cert in certs
-        if not any(
-            other is not cert and other.issuer == cert.subject and is_issued_by(other, cert)
-            for other in certs
-        )
-    ]
+    signers = {id(parent) for cert in material.certs for parent in issuers.of(cert)}
+    return [cert for cert in material.certs if id(cert) not in signers]
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except (x509.ExtensionNotFound, ValueError):
-        return False
+    basic = extension(cert, x509.BasicConstraints)
+    return bool(basic is not None and basic.ca)
 
 
-def _issuing_path(
-    leaf: x509.Certificate, pool: Sequence[x509.Certificate]
-) -> list[x509.Certificate]:
+def _issuing_path(leaf: x509.Certificate, issuers: _Issuers) -> list[x509.Certificate]:
     path: list[x509.Certificate] = []
+    used = {id(leaf)}
     current = leaf
-    remaining = [cert for cert in pool if cert is not leaf]
-    while current.subject != current.issuer or not is_issued_by(current, current):
-        parent = next(
-            (c for c in remaining if c.subject == current.issuer and is_issued_by(current, c)),
-            None,
-        )
+    while not issuers.self_signed(current):
+        parent = next((c for c in issuers.of(current) if id(c) not in used), None)
         if parent is None:
             break
         path.append(parent)
-        remaining.remove(parent)
+        used.add(id(parent))
         current = parent
     return path
 
 
+@dataclass(slots=True)
+class _FileView:
+    """What every identity of one file shares: computed once, not once per identity."""
+
+    material: _Material
+    issuers: _Issuers
+    leaves: list[x509.Certificate]
+    position: dict[int, int] = field(default_factory=dict)
+    facts: dict[int, CertFacts] = field(default_factory=dict)
+    #: The certificates that are no identity's leaf, in file order.
+    others: list[x509.Certificate] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.position = {id(c): i for i, c in enumerate(self.material.certs)}
+        leaf_ids = {id(c) for c in self.leaves}
+        self.others = [c for c in self.material.certs if id(c) not in leaf_ids]
+
+    def cert_facts(self, cert: x509.Certificate) -> CertFacts:
+        if id(cert) not in self.facts:
+            self.facts[id(cert)] = cert_facts(cert)
+        return self.facts[id(cert)]
+
+
 def _build_identity(
-    material: _Material,
+    view: _FileView,
     leaf: x509.Certificate,
     source: str,
-    other_leaves: Sequence[x509.Certificate],
     key: PrivateKey | None,
     key_matches: bool | None,
 ) -> LoadedIdentity:
-    path = _issuing_path(leaf, material.certs)
+    material = view.material
+    path = _issuing_path(leaf, view.issuers)
     on_path = {id(leaf), *(id(c) for c in path)}
-    others = {id(c) for c in other_leaves}
-    unrelated = [c for c in material.certs if id(c) not in on_path and id(c) not in others]
+    unrelated = [c for c in view.others if id(c) not in on_path]
     in_order: bool | None = None
     if material.format == "pem":
-        positions = [next(i for i, c in enumerate(material.certs) if c is x) for x in [leaf, *path]]
+        positions = [view.position[id(x)] for x in [leaf, *path]]
         in_order = positions == sorted(positions)
     chain = (*path, *unrelated)
     facts = IdentityFacts(
         source=source,
         format=material.format,
-        certificate=cert_facts(leaf),
-        chain=tuple(cert_facts(c) for c in chain),
+        certificate=view.cert_facts(leaf),
+        chain=tuple(view.cert_facts(c) for c in chain),
         path_length=len(path),
         bundle_in_order=in_order,
         has_private_key=key is not None,
@@ -427,18 +524,19 @@ def _assemble(
     materials: Sequence[_Material], pool: _KeyPool, *, in_directory: bool, result: LoadResult
 ) -> None:
     for material in materials:
-        leaves = _leaves(material) if material.certs else []
+        issuers = _Issuers(material.certs)
+        leaves = _leaves(material, issuers) if material.certs else []
         if in_directory:
             # A CA certificate without its key, in a directory, is chain material.
             keyed = {id(c) for c in leaves if spki_sha256(c.public_key()) in pool.keys}
             ca_only = [c for c in leaves if _is_ca(c) and id(c) not in keyed]
+            ca_ids = {id(c) for c in ca_only}
             result.ca_certificates.extend(ca_only)
             if len(ca_only) == len(leaves):
-                result.ca_certificates.extend(
-                    c for c in material.certs if not any(c is x for x in ca_only)
-                )
+                result.ca_certificates.extend(c for c in material.certs if id(c) not in ca_ids)
                 continue
-            leaves = [c for c in leaves if not any(c is x for x in ca_only)]
+            leaves = [c for c in leaves if id(c) not in ca_ids]
+        view = _FileView(material=material, issuers=issuers, leaves=leaves)
         own_keys = [spki_sha256(k.public_key()) for k in material.keys]
         for number, leaf in enumerate(leaves, start=1):
             digest = spki_sha256(leaf.public_key())
@@ -459,8 +557,7 @@ def _assemble(
                 if stray is not None:
                     key, matches = pool.take(stray), False
             source = material.path if len(leaves) == 1 else f"{material.path}#{number}"
-            others = [c for c in leaves if c is not leaf]
-            result.identities.append(_build_identity(material, leaf, source, others, key, matches))
+            result.identities.append(_build_identity(view, leaf, source, key, matches))
 
 
 def _set_aside_ca_files(result: LoadResult) -> None:
@@ -523,6 +620,19 @@ def load_identities(
     the given files, so ``client.crt`` finds ``client.key`` beside it.
     ``max_files`` bounds a directory scan (``watch`` reads whole fleets).
     """
+    from mtls_doctor.kdfcost import one_budget
+
+    with one_budget():
+        return _load_identities(paths, key_path=key_path, password=password, max_files=max_files)
+
+
+def _load_identities(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    key_path: str | os.PathLike[str] | None,
+    password: PasswordSource,
+    max_files: int,
+) -> LoadResult:
     result = LoadResult()
     pool = _KeyPool()
     materials: list[tuple[_Material, bool]] = []

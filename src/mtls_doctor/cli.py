@@ -124,6 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         ui.internal_error(exc)
         return ui_module.EXIT_INTERNAL
+    except BaseException as exc:
+        # A Rust library's panic (pyo3's PanicException) is a BaseException: the same
+        # one line (and JSON error object), never its text, which may quote input.
+        if isinstance(exc, SystemExit | GeneratorExit) or os.environ.get("MTLS_DOCTOR_DEBUG"):
+            raise
+        ui.internal_error(exc)
+        return ui_module.EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

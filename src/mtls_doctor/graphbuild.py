@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 
 from mtls_doctor.graph import CrlNode, IssuanceGraph, Node, Source
 from mtls_doctor.model import CertFacts
-from mtls_doctor.x509facts import cert_facts, is_issued_by
+from mtls_doctor.x509facts import cert_facts, is_issued_by, key_ids_disagree
+
+#: Signatures checked for one certificate among CAs of its issuer's name.
+MAX_SIGNATURE_CHECKS = 8
 
 _SHA256 = hashes.SHA256()
 
@@ -59,6 +63,16 @@ class GraphBuilder:
             self.checked[key] = is_issued_by(self.certificates[subject], self.certificates[issuer])
         return self.checked[key]
 
+    def _candidates(self, own: str, cert: x509.Certificate, named: list[str]) -> list[str]:
+        """The CAs of ``cert``'s issuer name worth a signature check.
+
+        Those its key ids do not rule out, itself first (a self-signature), at
+        most MAX_SIGNATURE_CHECKS: a thousand same-name CAs must not cost a million.
+        """
+        plausible = [fp for fp in named if not key_ids_disagree(cert, self.certificates[fp])]
+        plausible.sort(key=lambda fp: fp != own)
+        return plausible[:MAX_SIGNATURE_CHECKS]
+
     def graph(self) -> IssuanceGraph:
         """The graph of everything added so far."""
         by_name: dict[x509.Name, list[str]] = {}
@@ -67,7 +81,7 @@ class GraphBuilder:
         signed = [
             (issuer, fp)
             for fp, cert in self.certificates.items()
-            for issuer in by_name.get(cert.issuer, ())
+            for issuer in self._candidates(fp, cert, by_name.get(cert.issuer, []))
             if self._issued(issuer, fp)
         ]
         for fp, cert in self.certificates.items():
@@ -95,5 +109,5 @@ class GraphBuilder:
 def _crl_signed(crl: x509.CertificateRevocationList, ca: x509.Certificate) -> bool:
     try:
         return crl.is_signature_valid(ca.public_key())  # type: ignore[arg-type]
-    except (TypeError, ValueError):  # a key type that cannot sign CRLs
+    except (TypeError, ValueError, UnsupportedAlgorithm):  # a key that cannot sign CRLs
         return False

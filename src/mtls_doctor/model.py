@@ -115,6 +115,9 @@ class CertFacts:
     spki_sha256: str
     #: Subject equals issuer and the certificate's own key verifies its signature.
     self_signed: bool
+    #: What could not be read from it (a duplicate extension, an unknown key or
+    #: signature algorithm): the fields above that depend on it are None/empty.
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -41,7 +41,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import re
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -63,7 +62,8 @@ from mtls_doctor.errors import FetchError, InputError, RevocationFetchError
 from mtls_doctor.fetch import fetch
 from mtls_doctor.files import read_regular_file
 from mtls_doctor.model import RevocationFacts, RevocationStatus
-from mtls_doctor.x509facts import is_issued_by
+from mtls_doctor.pem import scan_pem
+from mtls_doctor.x509facts import extension, is_issued_by
 
 __all__ = [
     "CRL_MAX_BYTES",
@@ -98,7 +98,6 @@ _OCSP_STATUS_NAMES = {
     ocsp.OCSPResponseStatus.SIG_REQUIRED: "sigRequired",
     ocsp.OCSPResponseStatus.UNAUTHORIZED: "unauthorized",
 }
-_PEM_CRL = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.DOTALL)
 #: CRL extensions whose meaning is handled below (RFC 5280 5.2); any other
 #: critical one makes the CRL unusable.
 _HANDLED_CRL_EXTENSIONS = (
@@ -248,6 +247,10 @@ class _Lookup:
             while item.open and item.attempts[item.next][0] == "files":
                 item.record(_attempt_inline(item.attempts[item.next]))
         while open_items := [item for item in pending if item.open]:
+            if self.deadline.expired():
+                for item in open_items:
+                    item.give_up(f"not tried {self.deadline.ran_out()}")
+                break
             tasks = [item.attempts[item.next][2] for item in open_items]
             for item, outcome in zip(open_items, run_before(self.deadline, tasks), strict=True):
                 if not outcome.finished:
@@ -428,6 +431,13 @@ class _Pending:
         else:
             self.reasons.append(f"{method.upper()} {source}: {result}")
 
+    def give_up(self, why: str) -> None:
+        """Record the attempts left as not made, in one reason."""
+        left = [source for _method, source, _run in self.attempts[self.next :]]
+        self.next = len(self.attempts)
+        shown = ", ".join(left[:3]) + (", ..." if len(left) > 3 else "")
+        self.reasons.append(f"{len(left)} more URL(s) {why}: {shown}")
+
     def facts(self) -> RevocationFacts:
         """The settled facts, or ``unknown`` with every reason."""
         if self.settled is not None:
@@ -484,7 +494,7 @@ def load_crl_files(paths: Sequence[Path]) -> tuple[tuple[str, x509.CertificateRe
     out: list[tuple[str, x509.CertificateRevocationList]] = []
     for path in paths:
         data = read_regular_file(path, limit=CRL_FILE_MAX_BYTES, what="CRL file")
-        blocks = _PEM_CRL.findall(data)
+        blocks = [b.text for b in scan_pem(data).blocks if b.label == b"X509 CRL"]
         try:
             if blocks:
                 out.extend((str(path), x509.load_pem_x509_crl(block)) for block in blocks)
@@ -774,10 +784,7 @@ def _when(moment: datetime | None) -> str:
 
 
 def _extension(cert: x509.Certificate, kind: type[Any]) -> Any:
-    try:
-        return cert.extensions.get_extension_for_class(kind).value
-    except (x509.ExtensionNotFound, ValueError):
-        return None
+    return extension(cert, kind)
 
 
 def _extension_value(extensions: x509.Extensions, kind: type[Any]) -> Any:

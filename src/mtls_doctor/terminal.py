@@ -3,8 +3,10 @@
 Three things every line of stdout goes through, in one place:
 
 * ``untrusted(text)``: a string from outside (certificate subjects, server
-  answers, file names, configuration text) made inert for rich markup. This
-  is the one function where untrusted text is escaped for a terminal.
+  answers, file names, configuration text) made inert: control characters
+  shown as visible escapes (``\\x1b``), rich markup escaped. This is the one
+  function where untrusted text is escaped for a terminal (``visible`` is its
+  plain-text half, for stderr lines; ``json_safe`` keeps JSON exact but inert).
 * :class:`OutputStream`: degrades what the stream cannot encode (``LC_ALL=C``
   with ``PYTHONIOENCODING=ascii``, a cp1252 console) to ASCII look-alikes
   instead of crashing, and treats a closed pipe (``| head``) as "nobody is
@@ -16,6 +18,7 @@ Three things every line of stdout goes through, in one place:
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -52,16 +55,40 @@ ASCII_FALLBACK = str.maketrans(
 )
 
 
-#: Control characters (C0 but tab, DEL, C1) shown as visible escapes: ESC would
-#: let untrusted text recolour, move or retitle the user's terminal.
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x09}
+#: C0 controls except TAB, DEL, C1 controls, and the bidi marks/overrides/isolates.
+#: Printed raw, an ESC sequence clears the screen, retitles the window or fakes a
+#: line; a C1 CSI (U+009B) does the same on some terminals; bidi overrides reorder
+#: what is read.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: What ``json.dumps(ensure_ascii=False)`` leaves raw but a terminal may obey.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character written out as a visible escape."""
+    return _UNSAFE.sub(_shown, text)
 
 
 def untrusted(text: str) -> str:
-    """A string from outside, inert on a terminal: controls shown as ``\\x1b``, markup escaped."""
-    from rich.markup import escape
+    """A string from outside, inert: :func:`visible`, then escaped for rich markup."""
+    from rich.markup import escape  # only when rendering: rich costs import time
 
-    return escape(text.translate(_CONTROLS))
+    return escape(visible(text))
+
+
+def json_safe(document: str) -> str:
+    """A JSON text with C1 controls and bidi marks as ``\\uXXXX`` escapes.
+
+    The decoded value is the same (JSON stays exact); only its spelling changes,
+    so a JSON document printed to a terminal cannot drive it either. These
+    characters can only occur inside JSON strings, where ``\\uXXXX`` is valid.
+    """
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", document)
 
 
 def to_encoding(text: str, encoding: str) -> str:

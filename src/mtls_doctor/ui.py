@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from mtls_doctor.errors import MtlsDoctorError
-from mtls_doctor.terminal import OutputStream, to_encoding, width
+from mtls_doctor.terminal import OutputStream, json_safe, to_encoding, visible, width
 
 #: Version of the JSON documents' shape (docs/CONTRACT.md); every document carries it.
 #: Raised only when a field of the contract changes meaning or goes away.
@@ -52,7 +52,7 @@ class UI:
     def emit_json(self, document: dict[str, Any]) -> None:
         """Write the one JSON document of this run (with its ``schema_version`` first)."""
         document = {"schema_version": SCHEMA_VERSION, **document}
-        self.out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        self.out.write(json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n")
         self.out.flush()
 
     def progress(self, message: str) -> None:
@@ -68,7 +68,8 @@ class UI:
         message = str(exc)
         if self.json_mode:
             self.emit_json({"error": {"code": exc.code, "message": message}, **self._error_extra})
-        _stderr(f"mtls-doctor: error: {message}")
+        # File names, URLs and server text end up in messages: no terminal control in them.
+        _stderr(f"mtls-doctor: error: {visible(message)}")
 
     def internal_error(self, exc: BaseException) -> None:
         """An unexpected failure: one line, no traceback (MTLS_DOCTOR_DEBUG=1 shows it).

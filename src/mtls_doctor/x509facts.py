@@ -40,12 +40,56 @@ _KEY_USAGE_FLAGS = (
 
 
 def _ext(cert: x509.Certificate, kind: type[Any]) -> Any:
+    return extension(cert, kind)
+
+
+def extension(cert: x509.Certificate, kind: type[Any]) -> Any:
+    """The value of ``cert``'s extension of type ``kind``, or None when absent or unreadable.
+
+    Unreadable: malformed, or the certificate repeats an extension (RFC 5280
+    4.2 forbids it; cryptography then refuses all of them). :func:`unreadable`
+    says which.
+    """
     try:
         return cert.extensions.get_extension_for_class(kind).value
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError, UnsupportedAlgorithm):
         return None
-    except ValueError:  # a malformed extension: treat as not observed
-        return None
+
+
+def key_ids_disagree(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """``cert`` names another key as its issuer's than ``issuer`` declares (RFC 5280 4.2.1.1).
+
+    A cheap test before a signature check: among many CAs of the same name
+    (a rotated CA, a hostile bundle) it rules most out without verifying.
+    """
+    aki = extension(cert, x509.AuthorityKeyIdentifier)
+    ski = extension(issuer, x509.SubjectKeyIdentifier)
+    wanted = aki.key_identifier if aki is not None else None
+    return wanted is not None and ski is not None and wanted != ski.digest
+
+
+def unreadable(cert: x509.Certificate) -> tuple[str, ...]:
+    """What cannot be read from ``cert``, in words (empty when everything parses)."""
+    problems: list[str] = []
+    try:
+        _ = cert.extensions
+    except x509.DuplicateExtension as exc:
+        problems.append(f"the extension {exc.oid.dotted_string} appears twice (RFC 5280 4.2)")
+    except (ValueError, UnsupportedAlgorithm):
+        problems.append("an extension does not parse")
+    try:
+        cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        oid = getattr(cert, "public_key_algorithm_oid", None)
+        named = f" ({oid.dotted_string})" if oid is not None else ""
+        problems.append(f"its public key algorithm{named} is unknown or the key does not parse")
+    try:
+        _ = cert.signature_hash_algorithm
+    except (ValueError, UnsupportedAlgorithm):
+        problems.append(
+            f"its signature algorithm ({cert.signature_algorithm_oid.dotted_string}) is unknown"
+        )
+    return tuple(problems)
 
 
 def key_description(public_key: Any) -> tuple[str, int | None, str | None]:
@@ -122,10 +166,23 @@ def _urls(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...], tup
 
 
 def cert_facts(cert: x509.Certificate) -> CertFacts:
-    """Everything mtls-doctor needs to know about one certificate."""
-    public_key = cert.public_key()
-    key_type, key_bits, curve = key_description(public_key)
-    sig_hash = cert.signature_hash_algorithm
+    """Everything mtls-doctor needs to know about one certificate.
+
+    A certificate with parts that cannot be read (see :func:`unreadable`) still
+    gets its facts: those parts are None or empty and ``unreadable`` says why.
+    """
+    problems = unreadable(cert)
+    public_key = None
+    key_type, key_bits, curve = "unknown", None, None
+    try:
+        public_key = cert.public_key()
+        key_type, key_bits, curve = key_description(public_key)
+    except (ValueError, UnsupportedAlgorithm):
+        pass
+    try:
+        sig_hash = cert.signature_hash_algorithm
+    except (ValueError, UnsupportedAlgorithm):
+        sig_hash = None
     sig_oid = cert.signature_algorithm_oid
     sig_name = getattr(sig_oid, "_name", None) or sig_oid.dotted_string
     key_usage = _ext(cert, x509.KeyUsage)
@@ -168,6 +225,10 @@ def cert_facts(cert: x509.Certificate) -> CertFacts:
         ca_issuer_urls=ca_issuers,
         crl_urls=crls,
         fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(),
-        spki_sha256=spki_sha256(public_key),
+        # An unreadable key matches nothing: its stand-in is unique to this certificate.
+        spki_sha256=spki_sha256(public_key)
+        if public_key is not None
+        else f"unreadable-key-{cert.fingerprint(hashes.SHA256()).hex()}",
         self_signed=self_signed,
+        unreadable=problems,
     )

@@ -150,3 +150,29 @@ def test_password_with_a_nul_byte_never_reaches_the_library(lab: LabPKI, tmp_pat
     for output in (text.out + text.err, as_json.out + as_json.err):
         assert "panicked" not in output and "NulError" not in output
         assert "hunter2" not in output and "104, 117, 110" not in output
+
+
+def test_a_library_panic_is_one_line_and_a_json_error(
+    monkeypatch: pytest.MonkeyPatch, lab: LabPKI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from tests.cli import run_cli
+
+    try:  # the real panic type, from the real library (its hook prints to this test's stderr)
+        pkcs12.load_key_and_certificates(
+            lab.identities["good-ecdsa"].p12_protected.read_bytes(), b"a\x00b"
+        )  # type: ignore[union-attr]
+    except BaseException as exc:
+        panic = type(exc)
+    assert not issubclass(panic, Exception)
+
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise panic("called `Result::unwrap()` on an `Err` value: NulError(1, [104, 117])")
+
+    monkeypatch.setattr("mtls_doctor.bundle.load_material", explode)
+    capsys.readouterr()
+    result = run_cli(capsys, "inspect", "--json", str(lab.identities["good-ecdsa"].pem))
+    assert result.code == 70
+    assert result.json["error"]["code"] == "internal"
+    assert "NulError" not in result.out + result.err and "104, 117" not in result.out + result.err

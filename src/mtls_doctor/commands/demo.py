@@ -94,10 +94,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         )
         return 0 if all(r.passed for r in results) and all(c.agrees for c in browser) else 1
 
-    from rich.markup import escape
-
     from mtls_doctor.causes import CATALOGUE
     from mtls_doctor.terminal import hanging
+    from mtls_doctor.terminal import untrusted as escape
 
     console = ui.console
     console.print("[bold]mtls-doctor demo[/]: every lab scenario through `check`\n")
@@ -141,7 +140,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 def _print_browser(console: Any, cases: list[Any]) -> None:
     """The browser's view: what Chromium did next to what we predicted."""
-    from rich.markup import escape
+    from mtls_doctor.terminal import untrusted as escape
 
     console.print(
         "\n[bold]The browser's view[/]: each identity alone in an NSS database, "

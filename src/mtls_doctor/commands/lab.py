@@ -108,13 +108,12 @@ def _print_state(ui: UI, state: dict[str, object]) -> None:
 
 
 def _pki(directory: Path, base_url: str | None, force: bool, ui: UI) -> int:
-    from rich.markup import escape
-
     from mtls_doctor.causes import CATALOGUE, Cause
     from mtls_doctor.errors import UsageError
     from mtls_doctor.lab.pki import build_lab_pki, manifest
     from mtls_doctor.lab.store import classify, read_manifest, refuse_foreign
     from mtls_doctor.terminal import hanging
+    from mtls_doctor.terminal import untrusted as escape
 
     refuse_foreign(directory)
     if classify(directory) == "lab" and not force:

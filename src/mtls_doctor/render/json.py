@@ -86,6 +86,7 @@ def certificate(cert: CertFacts, now: datetime | None = None) -> JSON:
             "crl_urls": list(cert.crl_urls),
             "fingerprint_sha256": cert.fingerprint_sha256,
             "self_signed": cert.self_signed,
+            "unreadable": list(cert.unreadable),
         }
     )
     return out
@@ -199,7 +200,12 @@ def probe_report(report: ProbeReport) -> JSON:
         "tls_version": facts.tls_version,
         "cipher": facts.cipher,
         "server_certificates": [
-            {"subject": c.subject, "issuer": c.issuer, "not_after": iso(c.not_after)}
+            {
+                "subject": c.subject,
+                "issuer": c.issuer,
+                "not_after": iso(c.not_after),
+                "unreadable": list(c.unreadable),
+            }
             for c in facts.server_chain
         ],
         "tls_alert": alert(facts.alert_received),

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-
 from mtls_doctor.causes import Cause
 from mtls_doctor.model import Severity, Verdict
 from mtls_doctor.render.text import finding_line
@@ -24,6 +22,7 @@ from mtls_doctor.serverconf.facts import (
     VerifyMode,
     Where,
 )
+from mtls_doctor.terminal import untrusted as escape
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-
 from mtls_doctor.render.json import identity, problem
 from mtls_doctor.rules.identity import check_identity
 from mtls_doctor.rules.picker import (
@@ -17,6 +15,7 @@ from mtls_doctor.rules.picker import (
     origin_pattern,
 )
 from mtls_doctor.rules.probe import ClientAuth
+from mtls_doctor.terminal import untrusted as escape
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-
 from mtls_doctor.model import (
     CertFacts,
     Diagnosis,
@@ -20,6 +18,7 @@ from mtls_doctor.model import (
 from mtls_doctor.rules.answer import answer
 from mtls_doctor.rules.identity import allows_client_auth, days_left
 from mtls_doctor.terminal import hanging, headline
+from mtls_doctor.terminal import untrusted as escape
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -163,6 +162,8 @@ def probe_report(console: Console, report: ProbeReport, *, verbose: bool = False
             f"{escape(cert.subject)}  [dim]issuer[/] {escape(cert.issuer)}"
             f"  [dim]until[/] {cert.not_after:%Y-%m-%d}",
         )
+        for problem in cert.unreadable:
+            console.print(f"    [yellow]![/] cannot be read: {escape(problem)}")
     if facts.http is not None:
         line = f" — {escape(facts.http.first_line)}" if facts.http.first_line else ""
         console.print(f"  [dim]HTTP[/]     {facts.http.status} {escape(facts.http.reason)}{line}")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-
 from mtls_doctor.model import Severity
 from mtls_doctor.render.json import finding, identity, iso, problem
+from mtls_doctor.terminal import untrusted as escape
 from mtls_doctor.watch.facts import Acceptance, DriftFinding, WatchReport, short_key_id
 
 if TYPE_CHECKING:

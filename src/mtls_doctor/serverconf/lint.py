@@ -241,7 +241,9 @@ def load_issuing_ca(path: str) -> list[x509.Certificate]:
 def _trusted_certificates(
     configs: Sequence[ServerConfigFacts], loader: MaterialLoader
 ) -> list[x509.Certificate]:
-    return [c for config in configs for block in config.blocks for c in loader.load(block).trusted]
+    # Blocks share their files (and so the very same objects): each certificate once.
+    every = (c for config in configs for block in config.blocks for c in loader.load(block).trusted)
+    return list({id(c): c for c in every}.values())
 
 
 def issuers_from_aia(

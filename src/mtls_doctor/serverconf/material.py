@@ -10,7 +10,6 @@ here, because that needs the keys; the rules only see whether one verified.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from datetime import UTC
 from itertools import islice
@@ -21,8 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from mtls_doctor.errors import InputError
 from mtls_doctor.files import FileFault, FileReadError, read_regular_file
-from mtls_doctor.graph import Source
+from mtls_doctor.graph import IssuanceGraph, Source
 from mtls_doctor.graphbuild import GraphBuilder
+from mtls_doctor.model import CertFacts
+from mtls_doctor.pem import scan_pem
 from mtls_doctor.serverconf.facts import (
     BlockMaterial,
     ConfigFile,
@@ -38,7 +39,6 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 #: A CA or CRL directory scan stops after this many files.
 MAX_DIRECTORY_FILES = 2000
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
 _CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
 _CRL_LABELS = {b"X509 CRL"}
 _SHA256 = hashes.SHA256()
@@ -77,8 +77,8 @@ def _fingerprint(data: bytes) -> str:
 
 
 def _parse_pem(data: bytes, read: _Read) -> None:
-    for number, match in enumerate(_PEM_BLOCK.finditer(data), start=1):
-        label, text = match.group(1), match.group(0)
+    for number, block in enumerate(scan_pem(data).blocks, start=1):
+        label, text = block.label, block.text
         try:
             if label in _CERT_LABELS:
                 if label == b"TRUSTED CERTIFICATE":
@@ -140,6 +140,11 @@ class MaterialLoader:
         self._cache: dict[tuple[str, bool], _Read] = {}
         #: Signature checks of the issuance graphs built on these files (blocks share files).
         self.signatures: dict[tuple[str, str], bool] = {}
+        # Blocks share files: what depends only on a file (and the trusted set) is
+        # computed once, not once per block (100,000 blocks naming one bundle).
+        self._cert_facts: dict[int, tuple[CertFacts, ...]] = {}
+        self._crl_facts: dict[tuple[int, tuple[bytes, ...]], tuple[CRLFacts, ...]] = {}
+        self._graphs: dict[tuple[bytes, ...], IssuanceGraph] = {}
 
     def _read(self, config: ConfigFile) -> _Read:
         key = (config.path, config.role.is_directory)
@@ -150,19 +155,32 @@ class MaterialLoader:
             )
         return self._cache[key]
 
+    def _certificate_facts(self, read: _Read) -> tuple[CertFacts, ...]:
+        if id(read) not in self._cert_facts:
+            self._cert_facts[id(read)] = tuple(cert_facts(c) for c in read.certificates)
+        return self._cert_facts[id(read)]
+
+    def _crls_facts(
+        self, read: _Read, trusted: list[x509.Certificate], key: tuple[bytes, ...]
+    ) -> tuple[CRLFacts, ...]:
+        if (id(read), key) not in self._crl_facts:
+            self._crl_facts[id(read), key] = tuple(crl_facts(c, trusted) for c in read.crls)
+        return self._crl_facts[id(read), key]
+
     def load(self, block: TLSServerBlock) -> LoadedBlock:
         """Every file of ``block``, with CRL signatures checked against its trusted CAs."""
         reads = [(config, self._read(config)) for config in block.files]
         trusted: list[x509.Certificate] = []
-        seen: set[bytes] = set()
+        seen: dict[bytes, None] = {}
         for config, read in reads:
             if not config.role.trusted:
                 continue
             for cert in read.certificates:
                 fp = cert.fingerprint(_SHA256)
                 if fp not in seen:
-                    seen.add(fp)
+                    seen[fp] = None
                     trusted.append(cert)
+        trusted_key = tuple(seen)
         files: list[FileFacts] = []
         crls: list[x509.CertificateRevocationList] = []
         for config, read in reads:
@@ -180,13 +198,15 @@ class MaterialLoader:
                     config=config,
                     problem=problem,
                     detail=detail,
-                    certificates=tuple(cert_facts(c) for c in read.certificates),
-                    crls=tuple(crl_facts(c, trusted) for c in read.crls),
+                    certificates=self._certificate_facts(read),
+                    crls=self._crls_facts(read, trusted, trusted_key),
                 )
             )
-        builder = GraphBuilder(checked=self.signatures)
-        builder.add(trusted, Source.SERVER_CA)
-        material = BlockMaterial(files=tuple(files), graph=builder.graph())
+        if trusted_key not in self._graphs:
+            builder = GraphBuilder(checked=self.signatures)
+            builder.add(trusted, Source.SERVER_CA)
+            self._graphs[trusted_key] = builder.graph()
+        material = BlockMaterial(files=tuple(files), graph=self._graphs[trusted_key])
         return LoadedBlock(material, tuple(trusted), tuple(crls))
 
 

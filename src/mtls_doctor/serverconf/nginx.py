@@ -177,12 +177,28 @@ def _map_targets(http: list[Node]) -> list[tuple[Node, str]]:
     ]
 
 
-def _verify_checks(server: list[Node], http: list[Node]) -> tuple[VerifyCheck, ...]:
+@dataclass(slots=True)
+class _Http:
+    """An ``http`` block's own directives, indexed once for all its servers.
+
+    Looking them up in the block's list for every server was quadratic: the
+    list holds every server block (100,000 servers took minutes).
+    """
+
+    last: dict[str, Node]
+    maps: list[tuple[Node, str]]
+
+    @classmethod
+    def of(cls, http: list[Node]) -> _Http:
+        return cls(last={node.name: node for node in http}, maps=_map_targets(http))
+
+
+def _verify_checks(server: list[Node], http: _Http) -> tuple[VerifyCheck, ...]:
     checks = [
         VerifyCheck(where=node.where, forwarded=forwarded, text=_short(node))
         for node, forwarded in _mentions(server, _VERIFY_VARIABLE)
     ]
-    for map_node, target in _map_targets(http):
+    for map_node, target in http.maps:
         uses = _mentions(server, target)
         checks.extend(
             VerifyCheck(where=node.where, forwarded=forwarded, text=_short(node))
@@ -202,13 +218,13 @@ def _last(nodes: list[Node], name: str) -> Node | None:
     return next((n for n in reversed(nodes) if n.name == name), None)
 
 
-def _server(server: Node, http: list[Node], root: Path) -> TLSServerBlock | None:
+def _server(server: Node, http: _Http, root: Path) -> TLSServerBlock | None:
     body = server.children or []
     listens = [n for n in body if n.name == "listen"]
     settings: dict[str, Node] = {}
     for name in _INHERITED:
         own = _last(body, name)
-        inherited = _last(http, name)
+        inherited = http.last.get(name)
         if own is not None or inherited is not None:
             settings[name] = own or inherited  # type: ignore[assignment]
     legacy_ssl = settings.get("ssl")
@@ -259,16 +275,17 @@ def _server(server: Node, http: list[Node], root: Path) -> TLSServerBlock | None
     )
 
 
-def _servers(nodes: list[Node]) -> list[tuple[Node, list[Node]]]:
+def _servers(nodes: list[Node]) -> list[tuple[Node, _Http]]:
     """Every ``server`` inside ``http`` (or at the top of a site file), with its http body."""
-    found: list[tuple[Node, list[Node]]] = []
+    found: list[tuple[Node, _Http]] = []
+    top: _Http | None = None
     for node in nodes:
         if node.name == "http" and node.children is not None:
-            found.extend(
-                (child, node.children) for child in node.children if child.name == "server"
-            )
+            http = _Http.of(node.children)
+            found.extend((child, http) for child in node.children if child.name == "server")
         elif node.name == "server" and node.children is not None:
-            found.append((node, nodes))  # a site file included at http level, linted alone
+            top = top or _Http.of(nodes)
+            found.append((node, top))  # a site file included at http level, linted alone
     return found
 
 

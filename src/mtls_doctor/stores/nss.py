@@ -43,6 +43,7 @@ from mtls_doctor.bundle import (
     LoadResult,
     PasswordSource,
     _is_ca,
+    _Issuers,
     _issuing_path,
 )
 from mtls_doctor.errors import BundleLoadError, InputError, PasswordError
@@ -236,7 +237,7 @@ def load_nss_store(store: NssStore) -> LoadResult:
             pool.append((cert, nickname, "u" in trust))
     keyed_spki = {spki_sha256(c.public_key()) for c, _, user in pool if user}
     result = LoadResult()
-    everything = [c for c, _, _ in pool]
+    issuers = _Issuers([c for c, _, _ in pool])
     for cert, nickname, _user in pool:
         has_key = spki_sha256(cert.public_key()) in keyed_spki
         if _is_ca(cert) and not has_key:
@@ -248,7 +249,7 @@ def load_nss_store(store: NssStore) -> LoadResult:
             # Firefox keeps servers' certificates (exceptions) and other people's e-mail
             # certificates here: without a key and not for client auth, nobody's identity.
             continue
-        path = _issuing_path(cert, everything)
+        path = _issuing_path(cert, issuers)
         facts = IdentityFacts(
             source=f"{store}#{nickname}",
             format="nss",
