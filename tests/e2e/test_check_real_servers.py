@@ -273,3 +273,27 @@ def test_openssl_made_identities(
 
 def teardown_module() -> None:
     _CACHE.clear()
+
+
+@pytest.mark.parametrize("server", ["s_server-1.3", "nginx-on"])
+def test_leaf_alone_with_no_intermediate_anywhere_names_both_causes(
+    server: str,
+    live_lab: LabPKI,
+    module_servers: ServerRunner,
+    all_crls: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The server lists its root; the leaf's issuer is nowhere here (offline, not sent).
+
+    Untrusted CA and unsent intermediate look the same: the summary must say
+    so (it named only untrusted_issuer), and how to tell them apart.
+    """
+    running = _started(_CACHE, server, module_servers, live_lab, all_crls)
+    leaf = str(live_lab.identities["missing-intermediate"].pem)
+    verdict = _check(capsys, running.target, "--cert", leaf)["verdict"]
+    assert verdict["cause"] == "untrusted_issuer", verdict
+    assert "missing_intermediate" in verdict["summary"]
+    assert "second --cert" in verdict["summary"]
+    intermediate = str(live_lab.directory / "ca" / "intermediate.pem")
+    verdict = _check(capsys, running.target, "--cert", leaf, "--cert", intermediate)["verdict"]
+    assert verdict["cause"] == "missing_intermediate", verdict

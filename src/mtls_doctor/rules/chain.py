@@ -242,8 +242,10 @@ def _names_findings(
                 ""
                 if top.self_signed
                 else f" The certificate of {top.issuer} is not available here (not in the "
-                "bundle, no caIssuers URL that answered), so whether it is an intermediate "
-                "of an accepted CA cannot be checked; if it is, send it with the certificate."
+                "bundle, no caIssuers URL that answered), so this cannot be told apart from "
+                f"{Cause.MISSING_INTERMEDIATE}: if {top.issuer} is an intermediate of an "
+                "accepted CA, the client must send it with the certificate (appended to the "
+                "PEM file); giving its certificate to check (a second --cert) tells which."
             )
             return [
                 Finding(
