@@ -58,3 +58,30 @@ def test_lab_up_serves_until_down(tmp_path: Path) -> None:
         down = run_process("lab", "down", str(directory), "--json")
     assert json.loads(down.out)["stopped"] is True
     assert json.loads(run_process("lab", "down", str(directory), "--json").out)["stopped"] is False
+
+
+def test_lab_up_browser_instruction_names_a_bundle_its_password_opens(tmp_path: Path) -> None:
+    """The printed password file must open the printed .p12 (it named the passwordless one)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl CLI not installed")
+    directory = tmp_path / "lab"
+    up = run_process("lab", "up", str(directory))
+    try:
+        assert up.code == 0, up.err
+        line = next(x for x in up.out.splitlines() if "browser: import" in x)
+        bundle = line.split("browser: import ", 1)[1].split(" (password in ", 1)[0]
+        password_file = line.split(" (password in ", 1)[1].split(")", 1)[0]
+        opened = subprocess.run(
+            [openssl, "pkcs12", "-in", bundle, "-passin", f"file:{password_file}",
+             "-nokeys", "-noout"],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert opened.returncode == 0, (line, opened.stderr)
+        with_empty = subprocess.run(
+            [openssl, "pkcs12", "-in", bundle, "-passin", "pass:", "-nokeys", "-noout"],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert with_empty.returncode != 0, "the bundle has no password: nothing to type"
+    finally:
+        run_process("lab", "down", str(directory))

@@ -101,7 +101,8 @@ def _print_state(ui: UI, state: dict[str, object]) -> None:
         f"--key {ids / 'good-ecdsa.key'} {strict}"
     )
     console.print(
-        f"  browser: import {ids / 'good-rsa.p12'} (password in {directory / 'p12-password.txt'})"
+        f"  browser: import {ids / 'good-rsa.protected.p12'} (password in "
+        f"{directory / 'p12-password.txt'})"
         f" and open {servers['nginx-like']['url']}"
     )
     console.print("Stop with: mtls-doctor lab down" + (f" {directory}" if directory else ""))
