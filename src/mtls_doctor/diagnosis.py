@@ -199,6 +199,7 @@ class _Checker:
             identity=client,
             timeout=remaining,
             tls_version=self.request.tls_version,
+            timeout_shown=self.request.timeout,
         )
         if identity is None:
             self.without_certificate = facts

@@ -144,6 +144,8 @@ def test_network_verdicts_exit_3(capsys: pytest.CaptureFixture[str], live_lab: L
             "--cert", str(live_lab.identities["good-rsa"].pem),
         )  # fmt: skip
     assert_one_clean_error_line(result, 3)
+    # The user's --timeout, not what was left of it after loading the identity (0.29871 s).
+    assert "within 0.3 s" in result.err, result.err
 
 
 def test_bad_identity_file_is_exit_2(

@@ -71,8 +71,9 @@ class ClientIdentity:
 
 
 class _Deadline:
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    def __init__(self, seconds: float, shown: float | None = None) -> None:
+        #: What messages quote: the user's --timeout, not the part of it left for us.
+        self.seconds = seconds if shown is None else shown
         self.end = time.monotonic() + seconds
 
     def left(self) -> float:
@@ -218,13 +219,15 @@ def handshake(
     timeout: float = 10.0,
     tls_version: str | None = None,
     send_request: bool = True,
+    timeout_shown: float | None = None,
 ) -> HandshakeFacts:
     """Connect, handshake (presenting ``identity`` if given), send one request, observe.
 
     Raises only when no diagnosis is possible: no TCP connection, a timeout,
     a peer that is not TLS, or a handshake refused before client auth.
+    ``timeout_shown``: the --timeout to quote when ``timeout`` is what is left of it.
     """
-    deadline = _Deadline(timeout)
+    deadline = _Deadline(timeout, timeout_shown)
     sock = _connect(target, deadline)
     observer = WireObserver()
     try:
