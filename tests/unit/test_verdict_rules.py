@@ -234,3 +234,19 @@ def test_verdict_carries_fixes_and_specific_summary() -> None:
     assert "2 days ago" in verdict.summary
     assert "alert 45" in verdict.summary
     assert any("Renew" in fix for fix in verdict.fixes)
+
+
+def test_certificate_not_sent_blames_the_algorithms_only_when_none_fits() -> None:
+    """An RSA-PSS key went unsent while rsa_pss_pss_* was offered: 'none fits' was false."""
+    offered = ("ecdsa_secp256r1_sha256", "rsa_pss_pss_sha256", "rsa_pss_rsae_sha256")
+    rsa = identity(certificate=cert(key_type="RSA", key_bits=2048, curve=None))
+    attempt = refused(116, certificate_sent=False, signature_algorithms=offered)
+    verdict = diagnose(with_cert(attempt, identity=rsa), NOW)[1]
+    assert verdict.cause is Cause.UNSUPPORTED_KEY
+    assert "none of the signature algorithms" not in verdict.summary
+    assert "rsa_pss_pss_sha256" in verdict.summary
+    only_ecdsa = with_cert(
+        refused(116, certificate_sent=False, signature_algorithms=("ecdsa_secp256r1_sha256",)),
+        identity=rsa,
+    )
+    assert "none of the signature algorithms" in diagnose(only_ecdsa, NOW)[1].summary

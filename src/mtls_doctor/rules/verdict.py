@@ -36,6 +36,7 @@ from mtls_doctor.model import (
 from mtls_doctor.rules.chain import ChainReach, Reach, Trust, check_chain_against_server
 from mtls_doctor.rules.identity import check_identity
 from mtls_doctor.rules.probe import MISDIRECTED_STATUS, REFUSING_STATUSES
+from mtls_doctor.rules.sigalgs import certificate_not_sent
 from mtls_doctor.tls.alerts import TLSAlert
 
 #: When several local problems exist and the server does not say which it hit:
@@ -335,9 +336,7 @@ def _decide(facts: DiagnosisFacts, findings: list[Finding], chain: ChainReach) -
     if not attempt.certificate_sent:
         return make_verdict(
             Cause.UNSUPPORTED_KEY,
-            "The client had a certificate but its TLS library did not send it: none of the "
-            f"signature algorithms the server asked for ({', '.join(attempt.signature_algorithms)})"
-            f" fits its {identity.certificate.key_type} key.",
+            certificate_not_sent(identity.certificate.key_type, attempt.signature_algorithms),
         )
     if facts.selected_by_user:
         better = next((alt for alt in facts.alternatives if alt.fits), None)
