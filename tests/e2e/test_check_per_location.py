@@ -10,6 +10,8 @@ renegotiates), which a second check proves.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from typing import Any
 
 import pytest
@@ -75,3 +77,26 @@ def test_the_rest_of_the_site_is_not_asked(
     document = _check(capsys, apache.url("/"), "--cert", cert)
     assert document["verdict"]["cause"] == "client_auth_not_requested"
     assert "--tls 1.2" not in document["verdict"]["summary"]
+
+
+def test_explain_does_not_say_curl_lacks_post_handshake_auth(
+    apache: RunningServer, live_lab: LabPKI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """curl (OpenSSL) answers Apache's post-handshake request: the explanation must not deny it."""
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl not installed")
+    ids = live_lab.directory / "identities"
+    done = subprocess.run(
+        [curl, "-sk", "--tlsv1.3", "-o", "/dev/null", "-w", "%{http_code}",
+         "--cert", str(ids / "good-rsa.crt"), "--key", str(ids / "good-rsa.key"),
+         apache.url("/secure")],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.stdout == "200", done.stderr
+    _check(capsys, apache.url("/secure"), "--tls", "1.3")  # no post-handshake auth: AH10158
+    line = next(x for x in apache.error_log_text().splitlines() if "AH10158" in x)
+    result = run_cli(capsys, "explain", "--json", line)
+    meaning = json.loads(result.out)["matches"][0]["meaning"]
+    assert "curl, browsers" not in meaning
+    assert "curl built with OpenSSL does" in meaning
