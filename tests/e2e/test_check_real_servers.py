@@ -271,10 +271,6 @@ def test_openssl_made_identities(
     assert "openssl-secret" not in json.dumps(document)
 
 
-def teardown_module() -> None:
-    _CACHE.clear()
-
-
 @pytest.mark.parametrize("server", ["s_server-1.3", "nginx-on"])
 def test_leaf_alone_with_no_intermediate_anywhere_names_both_causes(
     server: str,
@@ -297,3 +293,7 @@ def test_leaf_alone_with_no_intermediate_anywhere_names_both_causes(
     intermediate = str(live_lab.directory / "ca" / "intermediate.pem")
     verdict = _check(capsys, running.target, "--cert", leaf, "--cert", intermediate)["verdict"]
     assert verdict["cause"] == "missing_intermediate", verdict
+
+
+def teardown_module() -> None:
+    _CACHE.clear()
