@@ -100,3 +100,14 @@ def test_explain_does_not_say_curl_lacks_post_handshake_auth(
     meaning = json.loads(result.out)["matches"][0]["meaning"]
     assert "curl, browsers" not in meaning
     assert "curl built with OpenSSL does" in meaning
+
+
+def test_without_a_certificate_the_403_is_not_only_an_authorization_rule(
+    apache: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = _check(capsys, apache.url("/secure"), "--tls", "1.3")
+    assert document["verdict"]["cause"] == "rejected_by_application"
+    assert "--tls 1.2" in document["verdict"]["summary"]
+    # The advice holds: over TLS 1.2 Apache renegotiates and asks.
+    document = _check(capsys, apache.url("/secure"), "--tls", "1.2")
+    assert document["verdict"]["cause"] == "no_certificate_sent", document["verdict"]

@@ -35,6 +35,7 @@ from mtls_doctor.model import (
 )
 from mtls_doctor.rules.chain import ChainReach, Reach, Trust, check_chain_against_server
 from mtls_doctor.rules.identity import check_identity
+from mtls_doctor.rules.posthandshake import per_path_client_auth
 from mtls_doctor.rules.probe import MISDIRECTED_STATUS, REFUSING_STATUSES
 from mtls_doctor.rules.sigalgs import certificate_not_sent
 from mtls_doctor.tls.alerts import TLSAlert
@@ -476,23 +477,13 @@ def _refuses_chain(attempt: HandshakeFacts) -> bool:
 
 def _not_requested(facts: HandshakeFacts) -> Verdict:
     served = f" ({_evidence(facts)})" if facts.http is not None else ""
-    if facts.tls_version == "TLSv1.3" and facts.http is not None and facts.http.status == 403:
-        # Apache's per-directory SSLVerifyClient asks only after the handshake
-        # (post-handshake authentication), which our client does not offer: it
-        # answers 403 with no CertificateRequest ever sent (AH10158 in its log).
+    note = per_path_client_auth(facts)
+    if note is not None:
         return make_verdict(
             Cause.CLIENT_AUTH_NOT_REQUESTED,
-            f"No CertificateRequest came during the TLS 1.3 handshake{served}. A 403 here "
-            "can also be a certificate required for this path only (Apache's SSLVerifyClient "
-            "inside <Location> or <Directory>): with TLS 1.3 it is asked for after the "
-            "handshake, which this client and browsers do not support; with --tls 1.2 the "
-            "server can ask by renegotiation.",
-            ("Run the same check with --tls 1.2 to see whether this path asks for a certificate.",),
-            server_fixes=(
-                "If this path requires a client certificate, set SSLVerifyClient on the "
-                "VirtualHost (browsers cannot answer a TLS 1.3 post-handshake request); "
-                "the log says AH10158 when a client could not be asked.",
-            ),
+            f"No CertificateRequest came during the TLS 1.3 handshake{served}. {note.sentence}",
+            (note.user_fix,),
+            server_fixes=(note.server_fix,),
         )
     return make_verdict(
         Cause.CLIENT_AUTH_NOT_REQUESTED,
@@ -520,6 +511,14 @@ def _without_certificate(facts: HandshakeFacts | None) -> Verdict:
             + _app_note(facts),
         )
     if result is Outcome.APP_REFUSED and not facts.certificate_requested:
+        note = per_path_client_auth(facts)
+        if note is not None:
+            return make_verdict(
+                Cause.REJECTED_BY_APPLICATION,
+                f"Without a certificate, {evidence}. {note.sentence}",
+                (note.user_fix,),
+                server_fixes=(note.server_fix,),
+            )
         return make_verdict(Cause.REJECTED_BY_APPLICATION, f"Without a certificate, {evidence}.")
     names = "; ".join(facts.acceptable_ca_names) or "none listed (any CA it trusts)"
     return make_verdict(
