@@ -2,8 +2,10 @@
 
 The numbers are what servers log (nginx ``(20: unable to get local issuer
 certificate)``), the names are what HAProxy's ``crt-ignore-err`` takes, the
-texts are ``X509_verify_cert_error_string``'s (OpenSSL 3). Only the errors a
-client certificate meets are listed.
+texts are ``X509_verify_cert_error_string``'s (OpenSSL 3.0, Debian 12's). Only
+the errors a client certificate meets are listed; ``explain``'s knowledge
+(``knowledge/x509_verify.toml``, which also knows older wordings) agrees with
+them (a test holds both to it).
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ class X509Error(IntEnum):
     UNABLE_TO_VERIFY_LEAF_SIGNATURE = 21
     CERT_CHAIN_TOO_LONG = 22
     CERT_REVOKED = 23
-    INVALID_CA = 24
     INVALID_PURPOSE = 26
     UNABLE_TO_GET_CRL_ISSUER = 33
     EE_KEY_TOO_SMALL = 66
     CA_KEY_TOO_SMALL = 67
     CA_MD_TOO_WEAK = 68
+    #: 24 in OpenSSL 1.1; 3.0 gave 24 to NO_ISSUER_PUBLIC_KEY.
+    INVALID_CA = 79
 
     @property
     def text(self) -> str:
@@ -71,7 +74,7 @@ _TEXT: dict[X509Error, str] = {
     X509Error.CERT_CHAIN_TOO_LONG: "certificate chain too long",
     X509Error.CERT_REVOKED: "certificate revoked",
     X509Error.INVALID_CA: "invalid CA certificate",
-    X509Error.INVALID_PURPOSE: "unsupported certificate purpose",
+    X509Error.INVALID_PURPOSE: "unsuitable certificate purpose",
     X509Error.UNABLE_TO_GET_CRL_ISSUER: "unable to get CRL issuer certificate",
     X509Error.EE_KEY_TOO_SMALL: "EE certificate key too weak",
     X509Error.CA_KEY_TOO_SMALL: "CA certificate key too weak",

@@ -225,7 +225,7 @@ def check_certificates(walk_: Walk) -> None:
                 index,
                 Cause.WRONG_KEY_USAGE,
                 "The client certificate's key usage / extended key usage does not allow TLS "
-                "client authentication (OpenSSL: unsupported certificate purpose).",
+                "client authentication (OpenSSL: unsuitable certificate purpose).",
             )
         if not is_leaf and facts.is_ca is not True and not facts.self_signed:
             walk_.error(
