@@ -1,10 +1,15 @@
 """SMTP, IMAP and POP3: STARTTLS before the handshake, a greeting or command after it.
 
 SMTP (RFC 5321, RFC 3207): a ``220`` banner, ``EHLO``, ``STARTTLS`` → ``220``;
-after TLS, ``EHLO`` again and a ``250`` means served. IMAP (RFC 9051):
-``* OK`` greeting, ``STARTTLS`` → tagged OK; after TLS a ``CAPABILITY`` that
-is answered OK. POP3 over TLS (RFC 8314): the ``+OK`` greeting. A ``* BYE``,
-``5xx`` or ``-ERR`` after TLS is a refusal. Hand-written: a few text lines
+after TLS, ``EHLO`` again. IMAP (RFC 9051): ``* OK`` greeting, ``STARTTLS`` →
+tagged OK; after TLS, ``CAPABILITY``. POP3 over TLS (RFC 8314): the ``+OK``
+greeting and ``CAPA``. Mail servers often complete TLS with any certificate
+and judge it at login, so when the server offers certificate login (SASL
+EXTERNAL) it is tried: success is served; a refusal that names the
+certificate is a certificate refusal (the local checks say which); any other
+refusal is an authorization rule (the name maps to no account); trouble on
+the server's side is neither. Without EXTERNAL only the TLS layer's answer
+is known, and the verdict says so. Hand-written: a few text lines
 (``smtplib``/``imaplib`` own their sockets and cannot run over our stream).
 """
 

@@ -31,10 +31,8 @@ from typing import Any
 from OpenSSL import SSL
 
 from mtls_doctor.errors import (
-    ConnectError,
     ConnectTimeout,
     HandshakeError,
-    NetworkError,
     NotTLSError,
 )
 from mtls_doctor.model import AppAnswer, CertFacts, HandshakeFacts, HttpAnswer
@@ -42,6 +40,7 @@ from mtls_doctor.protocols.base import ConnectionEnded
 from mtls_doctor.tls.alerts import ALERT_NAMES, alert
 from mtls_doctor.tls.keys import use_private_key
 from mtls_doctor.tls.target import Target
+from mtls_doctor.tls.tcp import Deadline, PlainStream, connect, name_a_silent_service
 from mtls_doctor.tls.wire import WireObserver, install
 from mtls_doctor.x509facts import cert_facts
 
@@ -70,49 +69,11 @@ class ClientIdentity:
     private_key: Any = None
 
 
-class _Deadline:
-    def __init__(self, seconds: float, shown: float | None = None) -> None:
-        #: What messages quote: the user's --timeout, not the part of it left for us.
-        self.seconds = seconds if shown is None else shown
-        self.end = time.monotonic() + seconds
-
-    def left(self) -> float:
-        return max(0.0, self.end - time.monotonic())
-
-
-def _connect(target: Target, deadline: _Deadline) -> socket.socket:
-    host = target.connect_host
-    try:
-        infos = socket.getaddrinfo(host, target.port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise ConnectError(f"{target}: cannot resolve {host!r} ({exc.strerror})") from exc
-    last: OSError | None = None
-    for family, kind, proto, _, address in infos:
-        sock = socket.socket(family, kind, proto)
-        sock.settimeout(max(deadline.left(), 0.001))
-        try:
-            sock.connect(address)
-        except TimeoutError as exc:
-            sock.close()
-            raise ConnectTimeout(
-                f"{target}: no TCP connection within {deadline.seconds:g} s "
-                "(a firewall dropping packets, or the host is down)"
-            ) from exc
-        except OSError as exc:
-            sock.close()
-            last = exc
-            continue
-        sock.setblocking(False)
-        return sock
-    reason = last.strerror if last is not None and last.strerror else "no address"
-    raise ConnectError(f"{target}: cannot connect: {reason.lower()}") from last
-
-
 class _Channel:
     """A pyOpenSSL connection over memory BIOs, pumped through a non-blocking socket."""
 
     def __init__(
-        self, sock: socket.socket, conn: SSL.Connection, deadline: _Deadline, target: Target
+        self, sock: socket.socket, conn: SSL.Connection, deadline: Deadline, target: Target
     ) -> None:
         self.target = target
         self.sock = sock
@@ -227,14 +188,14 @@ def handshake(
     a peer that is not TLS, or a handshake refused before client auth.
     ``timeout_shown``: the --timeout to quote when ``timeout`` is what is left of it.
     """
-    deadline = _Deadline(timeout, timeout_shown)
-    sock = _connect(target, deadline)
+    deadline = Deadline(timeout, timeout_shown)
+    sock = connect(target, deadline)
     observer = WireObserver()
     try:
         if target.spec.starttls:
             from mtls_doctor.protocols import session
 
-            session.before_tls(_PlainStream(sock, deadline), target)
+            session.before_tls(PlainStream(sock, deadline), target)
         ctx = _context(identity, tls_version, observer)
         if target.protocol == "https" or target.protocol_source == "default":
             # Offer HTTP by ALPN: the server's choice says whether it speaks HTTP (and which).
@@ -247,7 +208,7 @@ def handshake(
         channel = _Channel(sock, conn, deadline, target)
         failure = _run_handshake(channel)
         if failure is not None and not channel.first_bytes and not target.spec.starttls:
-            _name_a_silent_service(target, deadline)
+            name_a_silent_service(target, deadline)
         completed = failure is None
         http_answer: HttpAnswer | None = None
         app: AppAnswer | None = None
@@ -256,35 +217,6 @@ def handshake(
         return _facts(conn, observer, identity, channel, completed, (http_answer, app), failure)
     finally:
         sock.close()
-
-
-def _name_a_silent_service(target: Target, deadline: _Deadline) -> None:
-    """The server closed without a byte: ask it as PostgreSQL, then as LDAP, would speak.
-
-    Extra TCP connections, not handshakes (the budget counts handshakes):
-    PostgreSQL logs a ClientHello as an "invalid length of startup packet"
-    and slapd drops it, both without a word, but each answers its own opening.
-    """
-    from mtls_doctor.protocols.sniff import SILENT_SERVICES
-
-    for opening, recognise in SILENT_SERVICES:
-        if deadline.left() <= 0:
-            return
-        try:
-            sock = _connect(target, deadline)
-        except NetworkError:
-            return
-        try:
-            stream = _PlainStream(sock, deadline)
-            stream.send(opening)
-            reply = stream.recv()
-        except (NetworkError, ConnectionEnded):
-            continue
-        finally:
-            sock.close()
-        said = recognise(reply, target)
-        if said is not None:
-            raise NotTLSError(said)
 
 
 def _is_ip(name: str) -> bool:
@@ -425,32 +357,6 @@ class _TLSStream:
                 return b""
             except SSL.Error as exc:
                 raise ConnectionEnded(_ssl_reason(exc)) from None
-
-
-class _PlainStream:
-    """The socket before TLS starts (STARTTLS, PostgreSQL's SSLRequest)."""
-
-    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
-        self.sock = sock
-        self.deadline = deadline
-
-    def send(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            if not select.select([], [self.sock], [], self.deadline.left())[1]:
-                raise ConnectTimeout("the server stopped reading (timeout while sending)")
-            try:
-                view = view[self.sock.send(view) :]
-            except OSError as exc:
-                raise ConnectionEnded(f"the connection was closed ({exc.strerror})") from None
-
-    def recv(self) -> bytes:
-        if not select.select([self.sock], [], [], self.deadline.left())[0]:
-            raise ConnectTimeout(f"the server did not answer within {self.deadline.seconds:g} s")
-        try:
-            return self.sock.recv(65536)
-        except OSError:
-            return b""
 
 
 def _facts(
