@@ -52,7 +52,12 @@ class UI:
     def emit_json(self, document: dict[str, Any]) -> None:
         """Write the one JSON document of this run (with its ``schema_version`` first)."""
         document = {"schema_version": SCHEMA_VERSION, **document}
-        self.out.write(json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n")
+        text = json.dumps(document, indent=2, ensure_ascii=False)
+        if not _encodes(text, self.out.encoding):
+            # The stream would degrade what it cannot carry to ``\xfc``, which is not
+            # JSON: spell every non-ASCII character as ``\uXXXX`` instead (same value).
+            text = json.dumps(document, indent=2, ensure_ascii=True)
+        self.out.write(json_safe(text) + "\n")
         self.out.flush()
 
     def progress(self, message: str) -> None:
@@ -89,3 +94,13 @@ def _stderr(line: str) -> None:
     """One line on stderr, in whatever encoding it takes."""
     stream = sys.stderr
     print(to_encoding(line, getattr(stream, "encoding", None) or "utf-8"), file=stream, flush=True)
+
+
+def _encodes(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    except LookupError:
+        return True
+    return True

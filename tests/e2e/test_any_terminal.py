@@ -130,3 +130,51 @@ def test_json_output_to_a_closed_pipe(fleet: LabFleet, live_lab: LabPKI, tmp_pat
         os.close(write_end)
     assert done.returncode == 1
     assert done.stderr == b""
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"LC_ALL": "C", "PYTHONIOENCODING": "ascii"}, {"LC_ALL": "C"}, {"PYTHONIOENCODING": "cp1252"}],
+    ids=["ascii", "c-locale", "cp1252"],
+)
+def test_json_with_non_ascii_text_stays_json_on_a_limited_console(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A UTF-8 subject came out as ``B\\xfccher`` on an ASCII console: not JSON at all."""
+    import datetime as dt
+    import json
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    subject = "Zoë Łukasz Ñandú 日本"
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(1)
+        .not_valid_before(now).not_valid_after(now + dt.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    path = tmp_path / "utf8.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    done = _run(["inspect", str(path), "--json"], env, subprocess.PIPE)
+    assert b"Traceback" not in done.stderr, done.stderr
+    document = json.loads(done.stdout.decode(env.get("PYTHONIOENCODING", "ascii")))
+    assert document["identities"][0]["subject"] == f"CN={subject}"
+    # SARIF from lint-server, with the same certificate under a non-ASCII file name.
+    (tmp_path / "Bücher.pem").write_bytes(path.read_bytes())
+    config = tmp_path / "nginx.conf"
+    config.write_text(
+        "events {}\nhttp {\n  server {\n    listen 443 ssl;\n"
+        f"    ssl_client_certificate {tmp_path / 'Bücher.pem'};\n"
+        "    ssl_verify_client on;\n  }\n}\n",
+        encoding="utf-8",
+    )
+    done = _run(["lint-server", str(config), "--format", "sarif"], env, subprocess.PIPE)
+    assert b"Traceback" not in done.stderr, done.stderr
+    sarif = json.loads(done.stdout.decode(env.get("PYTHONIOENCODING", "ascii")))
+    assert subject in json.dumps(sarif, ensure_ascii=False)

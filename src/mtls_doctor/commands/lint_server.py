@@ -138,7 +138,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     elif chosen == "sarif":
         from mtls_doctor.render.sarif import sarif_log
 
-        ui.out.write(json.dumps(sarif_log(reports), indent=2, ensure_ascii=False) + "\n")
+        ui.out.write(json.dumps(sarif_log(reports), indent=2) + "\n")
         ui.out.flush()
     else:
         from mtls_doctor.render.lint_text import lint_reports
