@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 from mtls_doctor.lab.browser import BrowserCase, BrowserRun, read_net_log
 
@@ -98,3 +101,30 @@ def test_what_the_browser_showed() -> None:
     timed_out = case(timed_out=True)
     assert "still waiting" in timed_out.showed
     assert not timed_out.agrees
+
+
+def test_orphaned_policy_files_of_dead_runs_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    from mtls_doctor.lab import browser
+
+    monkeypatch.setattr(browser, "POLICY_DIR", tmp_path)
+    monkeypatch.setattr(browser, "LOCK_PATH", tmp_path / "lock")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    orphan = tmp_path / f"mtls-doctor-{int(dead.stdout)}-0badc0de.json"
+    alive = tmp_path / f"mtls-doctor-{os.getppid()}-0badc0de.json"
+    foreign = tmp_path / "corporate.json"
+    for path in (orphan, alive, foreign):  # (the lock file is not a policy: no .json)
+        path.write_text("{}")
+    with browser.autoselect_everything(["https://127.0.0.1:1"]) as ours:
+        assert ours.exists()
+        assert not orphan.exists()
+        assert alive.exists() and foreign.exists()
+    assert not ours.exists()
+    assert browser.conflicting_policy() is None
+    foreign.write_text('{"AutoSelectCertificateForUrls": []}')
+    assert browser.conflicting_policy() == foreign

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +40,8 @@ NET_ERRORS = {
     -117: "ERR_BAD_SSL_CLIENT_AUTH_CERT",
 }
 POLICY_DIR = Path("/etc/chromium/policies/managed")
+#: Serializes our runs that write a policy (see ``managed_policy``).
+LOCK_PATH = Path(tempfile.gettempdir()) / "mtls-doctor-chromium-policy.lock"
 _CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser")
 #: One page load takes 2-3 s; a run that waits for a certificate prompt never ends.
 CHROMIUM_TIMEOUT = 45.0
@@ -53,7 +57,8 @@ def find_chromium() -> str | None:
 
 
 def browser_available() -> bool:
-    """Chromium, the NSS tools and a writable policy directory: the browser's view can run."""
+    """Chromium, the NSS tools, a writable policy directory and no foreign auto-selection
+    policy (Chromium would keep that one and ours would not apply)."""
     if find_chromium() is None or shutil.which("certutil") is None:
         return False
     if shutil.which("pk12util") is None:
@@ -62,7 +67,7 @@ def browser_available() -> bool:
         POLICY_DIR.mkdir(parents=True, exist_ok=True)
     except OSError:
         return False
-    return os.access(POLICY_DIR, os.W_OK)
+    return os.access(POLICY_DIR, os.W_OK) and conflicting_policy() is None
 
 
 def autoselect_everything(patterns: Sequence[str]) -> Any:
@@ -82,14 +87,13 @@ def managed_policy(policy: dict[str, Any]) -> Iterator[Path]:
     serializes them.
     """
     import fcntl
-    import tempfile
 
     POLICY_DIR.mkdir(parents=True, exist_ok=True)
-    lock_path = Path(tempfile.gettempdir()) / "mtls-doctor-chromium-policy.lock"
-    lock = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    lock = os.open(LOCK_PATH, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     path = POLICY_DIR / f"mtls-doctor-{os.getpid()}-{secrets.token_hex(4)}.json"
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        _remove_orphans()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "w") as handle:
             json.dump(policy, handle)
@@ -97,6 +101,42 @@ def managed_policy(policy: dict[str, Any]) -> Iterator[Path]:
     finally:
         path.unlink(missing_ok=True)
         os.close(lock)  # releases the lock
+
+
+_OURS = re.compile(r"mtls-doctor-(\d+)-[0-9a-f]{8}\.json")
+
+
+def _remove_orphans() -> None:
+    """Policy files of ours left by a run that was killed (its process is gone).
+
+    Chromium keeps one file's value of a policy: a stale file would hide the
+    live one. Only files with our name pattern whose process is dead go.
+    """
+    for path in POLICY_DIR.glob("mtls-doctor-*.json"):
+        match = _OURS.fullmatch(path.name)
+        if match is None or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # alive, someone else's
+
+
+def conflicting_policy() -> Path | None:
+    """A policy file that is not ours and sets AutoSelectCertificateForUrls (it would win)."""
+    if not POLICY_DIR.is_dir():
+        return None
+    for path in sorted(POLICY_DIR.glob("*.json")):
+        if _OURS.fullmatch(path.name):
+            continue
+        try:
+            if "AutoSelectCertificateForUrls" in path.read_text(errors="replace"):
+                return path
+        except OSError:
+            continue
+    return None
 
 
 def nss_database_with(home: Path, p12: Path, password: bytes | None) -> Path:
