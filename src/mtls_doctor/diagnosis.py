@@ -50,7 +50,8 @@ from mtls_doctor.model import (
 from mtls_doctor.rules.answer import answer
 from mtls_doctor.rules.chain import Reach, analyze_chain
 from mtls_doctor.rules.identity import check_identity
-from mtls_doctor.rules.verdict import Outcome, diagnose, make_verdict, outcome
+from mtls_doctor.rules.outcome import Outcome, outcome
+from mtls_doctor.rules.verdict import diagnose, make_verdict
 from mtls_doctor.tls.target import Target
 
 if TYPE_CHECKING:

@@ -27,3 +27,28 @@ def answer(facts: HandshakeFacts, *, detailed: bool = False) -> str:
     if facts.closed_without_answer:
         return "the server closed the connection without an answer"
     return facts.error or "handshake completed"
+
+
+def evidence_clause(facts: HandshakeFacts) -> str:
+    """The same, as the clause of a sentence: ``the server sent TLS alert 48 (unknown_ca)``."""
+    if facts.alert_received is not None:
+        a = facts.alert_received
+        return f"the server sent TLS alert {a.code} ({a.name})"
+    if facts.http is not None:
+        if facts.http.verify_reason:
+            return (
+                f"the server answered HTTP {facts.http.status} carrying the TLS verify reason "
+                f'"{facts.http.verify_reason}"'
+            )
+        line = f": {facts.http.first_line}" if facts.http.first_line else ""
+        return f"the server answered HTTP {facts.http.status}{line}"
+    if facts.app is not None:
+        return f"{facts.app.meaning} ({facts.app.said})"
+    if facts.closed_without_answer:
+        return "the server closed the connection without an answer"
+    return f"the handshake failed: {facts.error}" if facts.error else "the server answered"
+
+
+def sentence(text: str) -> str:
+    """``text`` starting with a capital (``str.capitalize`` would lower-case "TLS")."""
+    return text[:1].upper() + text[1:]

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
-from enum import StrEnum
 
 from mtls_doctor.advice import existing_fixes
 from mtls_doctor.causes import CATALOGUE, NOT_OFFERED_WITHOUT_CA_NAMES, Cause, fill
@@ -33,10 +32,11 @@ from mtls_doctor.model import (
     Severity,
     Verdict,
 )
+from mtls_doctor.rules.answer import evidence_clause, sentence
 from mtls_doctor.rules.chain import ChainReach, Reach, Trust, check_chain_against_server
 from mtls_doctor.rules.identity import check_identity
+from mtls_doctor.rules.outcome import Outcome, outcome
 from mtls_doctor.rules.posthandshake import per_path_client_auth
-from mtls_doctor.rules.probe import MISDIRECTED_STATUS, REFUSING_STATUSES
 from mtls_doctor.rules.sigalgs import certificate_not_sent
 from mtls_doctor.tls.alerts import TLSAlert
 
@@ -88,63 +88,6 @@ _NGINX_NO_CERT = "No required SSL certificate was sent"
 _CHAIN_CAUSES = frozenset(
     {Cause.UNTRUSTED_ISSUER, Cause.MISSING_INTERMEDIATE, Cause.ISSUER_ROTATED}
 )
-
-
-class Outcome(StrEnum):
-    """What the server did with one connection."""
-
-    NOT_REQUESTED = "not_requested"
-    SERVED = "served"
-    APP_REFUSED = "app_refused"  # 401/403 after a completed handshake
-    REFUSED = "refused"
-    #: HTTP 421: the server picked another site for this name (SNI) than the one asked for.
-    MISDIRECTED = "misdirected"
-
-
-def outcome(facts: HandshakeFacts) -> Outcome:
-    """Classify one connection's result."""
-    if facts.alert_received is not None:
-        return Outcome.REFUSED
-    http = facts.http
-    if http is not None:
-        if http.status == MISDIRECTED_STATUS:
-            return Outcome.MISDIRECTED
-        if http.verify_reason is not None:
-            return Outcome.REFUSED
-        if http.status in (401, 403) and facts.handshake_completed:
-            return Outcome.APP_REFUSED
-        if http.status in REFUSING_STATUSES:
-            return Outcome.REFUSED
-        return Outcome.SERVED if facts.certificate_requested else Outcome.NOT_REQUESTED
-    app = facts.app
-    if app is not None:
-        if app.accepted is False:
-            if app.cause == Cause.REJECTED_BY_APPLICATION and facts.handshake_completed:
-                return Outcome.APP_REFUSED
-            return Outcome.REFUSED
-        return Outcome.SERVED if facts.certificate_requested else Outcome.NOT_REQUESTED
-    if not facts.handshake_completed or facts.closed_without_answer or facts.error:
-        return Outcome.REFUSED
-    return Outcome.SERVED if facts.certificate_requested else Outcome.NOT_REQUESTED
-
-
-def _evidence(facts: HandshakeFacts) -> str:
-    if facts.alert_received is not None:
-        a = facts.alert_received
-        return f"the server sent TLS alert {a.code} ({a.name})"
-    if facts.http is not None:
-        if facts.http.verify_reason:
-            return (
-                f"the server answered HTTP {facts.http.status} carrying the TLS verify reason "
-                f'"{facts.http.verify_reason}"'
-            )
-        line = f": {facts.http.first_line}" if facts.http.first_line else ""
-        return f"the server answered HTTP {facts.http.status}{line}"
-    if facts.app is not None:
-        return f"{facts.app.meaning} ({facts.app.said})"
-    if facts.closed_without_answer:
-        return "the server closed the connection without an answer"
-    return f"the handshake failed: {facts.error}" if facts.error else "the server answered"
 
 
 def _blocking(findings: Iterable[Finding]) -> list[Cause]:
@@ -326,7 +269,7 @@ def _decide(facts: DiagnosisFacts, findings: list[Finding], chain: ChainReach) -
             Cause.ACCEPTED,
             f"Presented {identity.source} ({identity.certificate.subject}).{_app_note(attempt)}",
         )
-    evidence = _evidence(attempt)
+    evidence = evidence_clause(attempt)
     if result is Outcome.APP_REFUSED and not blocking:
         app_fix = (attempt.app.fix,) if attempt.app is not None and attempt.app.fix else ()
         return make_verdict(
@@ -358,7 +301,7 @@ def _decide(facts: DiagnosisFacts, findings: list[Finding], chain: ChainReach) -
             f"Evidence: {evidence}; no local check contradicts it.",
         )
     bundle_silent = chain.bundle in (None, Trust.UNDETERMINED)
-    if reach is Reach.REACHES and bundle_silent and _rotation_evidence(facts, attempt):
+    if reach is Reach.REACHES and bundle_silent and _rotationevidence(facts, attempt):
         return make_verdict(
             Cause.ISSUER_ROTATED,
             f"The issuer's name is one the server accepts, yet {evidence}: the server holds a "
@@ -386,7 +329,7 @@ def _decide(facts: DiagnosisFacts, findings: list[Finding], chain: ChainReach) -
     open_questions = f" Not verifiable from here: {', '.join(unchecked)}." if unchecked else ""
     return make_verdict(
         Cause.REJECTED_UNEXPLAINED,
-        f"{_sentence(evidence)}, but every local check passes ({ruled_out}).{open_questions}",
+        f"{sentence(evidence)}, but every local check passes ({ruled_out}).{open_questions}",
     )
 
 
@@ -404,7 +347,7 @@ def _ranked(facts: DiagnosisFacts, candidates: tuple[Cause, ...], evidence: str)
     )
     return make_verdict(
         first,
-        f"{_sentence(evidence)} and names no CA it accepts, so the cause cannot be proven from "
+        f"{sentence(evidence)} and names no CA it accepts, so the cause cannot be proven from "
         f"here; most likely {first}" + (f" ({why})" if why else "") + ", otherwise "
         f"{' or '.join(others)}.{settle}",
     )
@@ -435,7 +378,7 @@ def _misdirected(facts: HandshakeFacts) -> Verdict:
     """HTTP 421: the certificate was not judged by the site that was asked for."""
     return make_verdict(
         Cause.CLIENT_AUTH_NOT_REQUESTED,
-        f"{_evidence(facts).capitalize()} (421 Misdirected Request): the server picked a site "
+        f"{sentence(evidence_clause(facts))} (421 Misdirected Request): the server picked a site "
         "for the TLS server name (SNI) it was sent, and that site does not serve this host "
         "name; the site you meant, and its client-certificate rule, was never reached.",
         (
@@ -445,7 +388,7 @@ def _misdirected(facts: HandshakeFacts) -> Verdict:
     )
 
 
-def _rotation_evidence(facts: DiagnosisFacts, attempt: HandshakeFacts) -> bool:
+def _rotationevidence(facts: DiagnosisFacts, attempt: HandshakeFacts) -> bool:
     """A refusal of a chain whose issuer *name* is accepted points to a re-keyed CA when:
     the server says so in its alert (unknown_ca, decrypt_error), we know a same-name CA
     with another key, or the refusal is generic but revocation is known good and we hold
@@ -476,7 +419,7 @@ def _refuses_chain(attempt: HandshakeFacts) -> bool:
 
 
 def _not_requested(facts: HandshakeFacts) -> Verdict:
-    served = f" ({_evidence(facts)})" if facts.http is not None else ""
+    served = f" ({evidence_clause(facts)})" if facts.http is not None else ""
     note = per_path_client_auth(facts)
     if note is not None:
         return make_verdict(
@@ -495,7 +438,7 @@ def _without_certificate(facts: HandshakeFacts | None) -> Verdict:
     if facts is None:
         return make_verdict(Cause.REJECTED_UNEXPLAINED, "No connection was made.")
     result = outcome(facts)
-    evidence = _evidence(facts)
+    evidence = evidence_clause(facts)
     if result is Outcome.MISDIRECTED:
         return _misdirected(facts)
     if result is Outcome.NOT_REQUESTED:
@@ -525,8 +468,3 @@ def _without_certificate(facts: HandshakeFacts | None) -> Verdict:
         Cause.NO_CERTIFICATE_SENT,
         f"Without a certificate, {evidence}. Accepted CAs: {names}.",
     )
-
-
-def _sentence(text: str) -> str:
-    """``text`` starting with a capital (``str.capitalize`` would lower-case "TLS")."""
-    return text[:1].upper() + text[1:]

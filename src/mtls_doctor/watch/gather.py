@@ -157,7 +157,7 @@ def settle(
     timeout: float,
 ) -> tuple[Handshake, ...]:
     """One handshake per CA that has a presentable identity in the inventory."""
-    from mtls_doctor.rules.verdict import Outcome, outcome
+    from mtls_doctor.rules.outcome import Outcome, outcome
     from mtls_doctor.tls.client import ClientIdentity, handshake
 
     made = []
