@@ -161,7 +161,8 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         ),
         server_fixes=(
             "Track client-certificate expiry: `mtls-doctor watch --cert CERTS_DIR` (or a cron "
-            "job with `--config FILE`).",
+            "job with `--config FILE`: exit 1 on warnings), or `mtls-doctor exporter --config "
+            "FILE` for Prometheus.",
         ),
     ),
     Cause.CERTIFICATE_NOT_YET_VALID: CauseInfo(
@@ -213,6 +214,9 @@ CATALOGUE: dict[Cause, CauseInfo] = {
             "Add the new CA certificate to the client-CA bundle (keep the old one until "
             "every client has moved): " + _SERVER_BUNDLE,
             "Check it with `mtls-doctor lint-server CONFIG --issuing-ca NEW_CA.pem`.",
+            "Before the next rotation reaches users: `mtls-doctor watch --issuing-ca "
+            "NEW_CA.pem --server-config CONFIG --server HOST:PORT` names every server that "
+            "does not accept the new CA yet.",
         ),
     ),
     Cause.MISSING_INTERMEDIATE: CauseInfo(

@@ -68,7 +68,7 @@ SUGGESTIONS = _suggestions()
 
 def test_the_collection_sees_the_suggestions() -> None:
     commands = {s.split()[1] for s in SUGGESTIONS}
-    assert {"check", "probe", "inspect", "lint-server", "lab"} <= commands
+    assert {"check", "probe", "inspect", "lint-server", "lab", "watch", "exporter"} <= commands
     assert len(SUGGESTIONS) > 20
 
 
