@@ -30,6 +30,7 @@ test: $(BIN)/.installed system-deps lint
 bench: $(BIN)/.installed system-deps
 	$(BIN)/python bench/probe.py
 	$(BIN)/python bench/check.py
+	$(BIN)/python bench/watch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

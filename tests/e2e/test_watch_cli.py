@@ -333,3 +333,35 @@ def test_new_issuing_ca_not_accepted_yet_without_any_identity(
     )
     assert result.code == 1, result.out + result.err
     assert "new issuing CA" in " ".join(result.out.split())
+
+
+def test_the_readme_configuration_example_loads(tmp_path: Path) -> None:
+    """The TOML shown in README.md is a valid watch configuration."""
+    import re
+
+    from mtls_doctor.watch.sources import load_config
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    [example] = re.findall(r"```toml\n(.*?)```", readme, re.DOTALL)
+    config = tmp_path / "watch.toml"
+    config.write_text(example)
+    sources = load_config(str(config))
+    assert sources.issuing_cas == (
+        str(tmp_path / "ca" / "issuing-2026.pem"),
+        str(tmp_path / "ca" / "issuing-2024.pem"),
+    )
+    assert sources.certs[0].password_env == "P12_PASSWORD"
+    assert sources.servers[0].connect_to == "10.0.0.5"
+    assert sources.server_configs[0].kind == "nginx"
+    assert (sources.warn_days, sources.crit_days, sources.interval) == (30, 7, 300)
+
+
+@pytest.mark.realserver
+def test_any_target_form_of_check_is_a_server(
+    rotation: Rotation, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(capsys, "watch", "--json", "--server", f"tls://{rotation.updated.target}")
+    assert result.code == 0, result.out + result.err
+    [server] = result.json["servers"]
+    assert server["client_auth"] == "required"
+    assert server["acceptable_ca_names"] == ["CN=Lab Root CA,O=mtls-doctor lab"]
