@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -365,3 +366,23 @@ def test_any_target_form_of_check_is_a_server(
     [server] = result.json["servers"]
     assert server["client_auth"] == "required"
     assert server["acceptable_ca_names"] == ["CN=Lab Root CA,O=mtls-doctor lab"]
+
+
+@pytest.mark.skipif(
+    shutil.which("certutil") is None or shutil.which("pk12util") is None,
+    reason="needs libnss3-tools (certutil, pk12util)",
+)
+def test_nss_store_identities_are_in_the_inventory(
+    lab: LabPKI, lab_password: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mtls_doctor.lab.browser import nss_database_with
+
+    soon = lab.identities["expiring-soon"]
+    assert soon.p12_protected is not None
+    database = nss_database_with(tmp_path, soon.p12_protected, lab_password)
+    result = run_cli(capsys, "watch", "--json", "--at", AT, "--store", f"nss:{database}")
+    assert result.code == 1, result.err
+    [item] = result.json["identities"]
+    assert item["subject"] == soon.certificate.subject.rfc4514_string()
+    assert (item["days_left"], item["state"]) == (10, "warning")
+    assert lab_password.decode() not in result.out + result.err

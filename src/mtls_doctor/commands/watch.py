@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from mtls_doctor.commands._options import (
     add_password_arguments,
+    add_store_argument,
     add_time_argument,
     local_path,
     password_source,
@@ -94,6 +95,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="a CA certificate that issues client certificates (old and new); repeatable",
     )
+    add_store_argument(group)  # type: ignore[arg-type]
     limits = parser.add_argument_group("limits")
     limits.add_argument(
         "--warn-days", type=_days, metavar="N", help="warn N days before expiry (default 30)"
@@ -139,6 +141,7 @@ def sources_from(args: argparse.Namespace, interval: float | None = None) -> Sou
         servers=args.server,
         server_configs=args.server_config,
         issuing_cas=args.issuing_ca,
+        stores=args.store,
         password_env=args.password_env,
         password_file=args.password_file,
         sni=args.sni,

@@ -19,7 +19,7 @@ from datetime import datetime
 from cryptography import x509
 
 from mtls_doctor.bundle import LoadedIdentity, PasswordSource, load_identities, no_password
-from mtls_doctor.errors import InputError, NetworkError, UsageError
+from mtls_doctor.errors import InputError, NetworkError
 from mtls_doctor.model import LoadProblem
 from mtls_doctor.rules.answer import answer
 from mtls_doctor.tls.target import Target, parse_target
@@ -46,7 +46,7 @@ def load_inventory(sources: Sources, fallback: PasswordSource = no_password) -> 
     """Every identity of every certificate source; unreadable files become problems."""
     inventory = Inventory()
     if sources.stores:
-        load_stores(sources.stores)
+        load_stores(sources.stores, inventory)
     for source in sources.certs:
         try:
             result = load_identities(
@@ -63,11 +63,14 @@ def load_inventory(sources: Sources, fallback: PasswordSource = no_password) -> 
     return inventory
 
 
-def load_stores(specs: Sequence[str]) -> None:
-    """The hook for certificate stores (``nss[:DIR]``): none is readable in this build yet."""
-    raise UsageError(
-        f"store {specs[0]!r}: reading certificate stores is not supported by this version"
-    )
+def load_stores(specs: Sequence[str], inventory: Inventory) -> None:
+    """Identities of NSS databases (``nss``, ``nss:DIR``): certificates, no private keys."""
+    from mtls_doctor.stores.nss import load_nss_identities
+
+    for spec in specs:
+        result = load_nss_identities(spec)
+        inventory.identities.extend(result.identities)
+        inventory.problems.extend(result.problems)
 
 
 def load_issuing(paths: Sequence[str]) -> tuple[list[IssuingCA], list[x509.Certificate]]:

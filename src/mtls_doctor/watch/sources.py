@@ -21,6 +21,8 @@ Example (every key optional; relative paths are relative to the file)::
     path = "/etc/nginx/nginx.conf"
     type = "nginx"                    # optional: detected from the content
 
+    store = ["nss", "nss:/home/alice/.pki/nssdb"]   # NSS databases (browsers' stores)
+
 A list may also be written as plain strings: ``cert = ["a.p12", "dir/"]``.
 """
 
@@ -75,7 +77,7 @@ class Sources:
     servers: tuple[ServerSource, ...] = ()
     server_configs: tuple[ConfigSource, ...] = ()
     issuing_cas: tuple[str, ...] = ()
-    #: ``nss[:DIR]`` stores; read once a store loader exists (see ``gather``).
+    #: ``nss[:DIR]``: NSS databases (certificates only; their keys are not read).
     stores: tuple[str, ...] = ()
     warn_days: int = DEFAULT_WARN_DAYS
     crit_days: int = 7
