@@ -37,7 +37,7 @@ def query(prometheus: RunningServer, promql: str) -> list[dict[str, Any]]:
     return result
 
 
-def wait_for(prometheus: RunningServer, promql: str, timeout: float = 60) -> list[dict[str, Any]]:
+def wait_for(prometheus: RunningServer, promql: str, timeout: float = 180) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while True:
         result = query(prometheus, promql)

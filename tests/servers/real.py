@@ -212,6 +212,8 @@ class _Plan:
     error_log: Path | None = None
     #: Also connect once before calling it ready (s_server would log the empty connection).
     probe_connect: bool = True
+    #: How long it may take to accept connections (a Python process on a loaded machine: more).
+    ready_timeout: float = READY_TIMEOUT
     #: Environment variables set for the server (on top of the tests' own).
     env: dict[str, str] = field(default_factory=dict)
     #: Run as this user (servers that refuse to run as root, e.g. PostgreSQL).
@@ -255,7 +257,7 @@ def _launch(kind: str, tmp: Path, prepare: Callable[[Path, int], _Plan]) -> Runn
         server = RunningServer(kind, port, directory, plan.error_log or console, process, console)
         _RUNNING[process.pid] = server
         try:
-            _wait_ready(server, probe_connect=plan.probe_connect)
+            _wait_ready(server, probe_connect=plan.probe_connect, timeout=plan.ready_timeout)
         except _PortTakenError:
             server.stop()
             if attempt == START_ATTEMPTS:
@@ -274,9 +276,11 @@ class _PortTakenError(Exception):
     """The server exited because another process bound its port first."""
 
 
-def _wait_ready(server: RunningServer, *, probe_connect: bool) -> None:
+def _wait_ready(
+    server: RunningServer, *, probe_connect: bool, timeout: float = READY_TIMEOUT
+) -> None:
     """Until the server process itself listens on its port (and accepts a connection)."""
-    deadline = time.monotonic() + READY_TIMEOUT
+    deadline = time.monotonic() + timeout
     while True:
         logs = server.describe_logs()
         if "address already in use" in logs.lower():
@@ -295,7 +299,7 @@ def _wait_ready(server: RunningServer, *, probe_connect: bool) -> None:
         if time.monotonic() > deadline:
             raise ServerStartError(
                 f"{server.kind} did not accept connections on {server.target} "
-                f"within {READY_TIMEOUT:.0f} s\n{server.describe_logs()}"
+                f"within {timeout:.0f} s\n{server.describe_logs()}"
             )
         time.sleep(0.02)
 
@@ -720,7 +724,7 @@ def start_exporter(tmp: Path, *args: str) -> RunningServer:
 
     def prepare(directory: Path, port: int) -> _Plan:
         argv = [sys.executable, "-m", "mtls_doctor", "exporter", *args]
-        return _Plan(argv=[*argv, "--listen", f"{LOOPBACK}:{port}"])
+        return _Plan(argv=[*argv, "--listen", f"{LOOPBACK}:{port}"], ready_timeout=60)
 
     return _launch("exporter", tmp, prepare)
 
@@ -759,6 +763,6 @@ def start_prometheus(
             f"--web.listen-address={LOOPBACK}:{port}",
             "--log.level=warn",
         ]
-        return _Plan(argv=argv, check=[promtool, "check", "config", str(config)])
+        return _Plan(argv=argv, check=[promtool, "check", "config", str(config)], ready_timeout=60)
 
     return _launch("prometheus", tmp, prepare)
