@@ -62,3 +62,41 @@ def test_curl_style_password_gets_the_way_that_works(
     result = run_cli(capsys, "check", "127.0.0.1:9", "--cert", f"{p12}:{SECRET}")
     assert f"{p12}:" in result.err and "FILE:PASSWORD" in result.err
     assert "--password-env" in result.err and "--password-file" in result.err
+
+
+BARE = "s3cretPW"
+
+
+def test_a_password_typed_where_a_path_or_variable_goes_is_never_echoed(
+    lab: LabPKI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p12 = str(lab.identities["good-rsa"].p12_protected)
+    config = tmp_path / "nginx.conf"
+    config.write_text("events {}\n")
+    cases = [
+        (["check", "127.0.0.1:9", "--cert", p12, "--password-file", BARE], "--password-file"),
+        (["inspect", p12, "--password-file", f"/nonexistent/{BARE}"], "--password-file"),
+        (["inspect", p12, "--password-env", BARE], "--password-env"),
+        (["check", "127.0.0.1:9", "--cert", BARE], "--cert"),
+        (["check", "127.0.0.1:9", "--cert", p12, "--key", BARE], "--key"),
+        (["check", "127.0.0.1:9", "--ca-bundle", BARE], "--ca-bundle"),
+        (["check", "127.0.0.1:9", "--crl", BARE], "--crl"),
+        (["inspect", BARE], "PATH"),
+        (["lint-server", str(config), "--user-cert", BARE], "--user-cert"),
+        (["explain", "--file", BARE], "--file"),
+        (["identities", "--for", "127.0.0.1:9", "--cert", BARE], "--cert"),
+    ]
+    for argv, option in cases:
+        result = run_cli(capsys, *argv)
+        assert_one_clean_error_line(result, 2)
+        assert BARE not in result.out + result.err, argv
+        assert option in result.err, argv
+
+
+def test_a_value_that_looks_like_a_path_is_still_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for missing in (str(tmp_path / "client"), "client.pem"):
+        result = run_cli(capsys, "check", "127.0.0.1:9", "--cert", missing)
+        assert_one_clean_error_line(result, 2)
+        assert missing in result.err

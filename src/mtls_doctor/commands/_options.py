@@ -7,8 +7,12 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from mtls_doctor.errors import UsageError
+
+if TYPE_CHECKING:
+    from mtls_doctor.files import FileReadError
 
 PasswordSource = Callable[[str], "bytes | None"]
 #: A password file holds one line; anything this large is the wrong file.
@@ -40,7 +44,22 @@ def local_path(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{head}...: no such file (the text after ':' is not shown, in case it is a password)"
         )
+    if text != "-" and not looks_like_path(text) and not os.path.lexists(text):
+        # A bare word that names nothing may be a password typed in the wrong place.
+        raise argparse.ArgumentTypeError(
+            "the path given does not exist (not shown: it may be a secret)"
+        )
     return text
+
+
+def looks_like_path(text: str) -> bool:
+    """Whether ``text`` has a path separator or a dot-extension (``ca.pem``), so that
+    echoing it cannot leak a password typed where a path goes."""
+    seps = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
+    if any(sep in text for sep in seps):
+        return True
+    stem, dot, extension = text.rpartition(".")
+    return bool(dot and stem and extension.isalnum() and len(extension) <= 5)
 
 
 class _RefusePassword(argparse.Action):
@@ -139,8 +158,9 @@ def password_source(args: argparse.Namespace) -> PasswordSource:
                     args.password_file, limit=PASSWORD_FILE_MAX_BYTES, what="password file"
                 )
             except FileReadError as exc:
+                # Never echo the value: a password is sometimes typed here by mistake.
                 raise UsageError(
-                    f"--password-file {exc.path}: {exc.reason} (or use --password-env VAR)"
+                    f"--password-file: {_unnamed(exc)} (or use --password-env VAR)"
                 ) from None
             cache["file"] = data.split(b"\n", 1)[0].rstrip(b"\r")
         return cache["file"]
@@ -148,7 +168,10 @@ def password_source(args: argparse.Namespace) -> PasswordSource:
     def from_env(_path: str) -> bytes | None:
         value = os.environ.get(args.password_env)
         if value is None:
-            raise UsageError(f"--password-env {args.password_env}: the variable is not set")
+            raise UsageError(
+                "the environment variable named by --password-env is not set "
+                "(its name is not shown: it may be a secret)"
+            )
         return value.encode()
 
     def from_prompt(path: str) -> bytes | None:
@@ -168,6 +191,15 @@ def password_source(args: argparse.Namespace) -> PasswordSource:
     if sys.stdin is not None and sys.stdin.isatty():
         return from_prompt
     return lambda _path: None
+
+
+def _unnamed(exc: FileReadError) -> str:
+    """A password-file error that does not name the file (the name may be a password)."""
+    from mtls_doctor.files import FileFault
+
+    if exc.kind is FileFault.MISSING:
+        return "the file given to --password-file does not exist (its name is not shown)"
+    return f"the file given to --password-file: {exc.reason}"
 
 
 def add_verbose_argument(parser: argparse.ArgumentParser) -> None:

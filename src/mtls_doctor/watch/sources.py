@@ -269,7 +269,10 @@ def password_for(source: CertSource, fallback: PasswordSource) -> PasswordSource
         def from_env(_path: str) -> bytes | None:
             value = os.environ.get(variable)
             if value is None:
-                raise UsageError(f"password_env {variable}: the variable is not set")
+                raise UsageError(
+                    "the environment variable named by password_env is not set "
+                    "(its name is not shown: it may be a secret)"
+                )
             return value.encode()
 
         return from_env
@@ -284,7 +287,9 @@ def password_for(source: CertSource, fallback: PasswordSource) -> PasswordSource
                 try:
                     data = read_regular_file(secret_file, limit=65536, what="password file")
                 except FileReadError as exc:
-                    raise UsageError(f"password_file {exc.path}: {exc.reason}") from None
+                    raise UsageError(
+                        f"the file given as password_file: {exc.reason} (its name is not shown)"
+                    ) from None
                 cache.append(data.split(b"\n", 1)[0].rstrip(b"\r"))
             return cache[0]
 
