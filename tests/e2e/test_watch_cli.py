@@ -175,7 +175,7 @@ def test_bad_configuration_is_one_line_and_exit_2(
         (("--server", "ftp://example.test"), "ftp"),
         (("--issuing-ca", "/nonexistent/ca.pem"), "no such file"),
         (("--cert", "/nonexistent/dir"), "no such file"),
-        (("--cert", "x", "--warn-days", "-3"), "must be 0 or more"),
+        (("--cert", "/nonexistent/x.pem", "--warn-days", "-3"), "must be 0 or more"),
     ],
 )
 def test_bad_input_is_exit_2(
