@@ -22,7 +22,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from mtls_doctor.errors import BundleLoadError, InputError, PasswordError
 from mtls_doctor.files import FileReadError, read_regular_file
@@ -321,6 +321,9 @@ def _load_pem(path: str, data: bytes, password: PasswordSource) -> _Material:
             elif label in _KEY_LABELS:
                 material.keys.append(_load_key(path, text, True, password))
             elif label in _PKCS7_LABELS:
+                # Imported for a .p7b only: PKCS#7 brings email.policy (~5 ms).
+                from cryptography.hazmat.primitives.serialization import pkcs7
+
                 material.certs.extend(pkcs7.load_pem_pkcs7_certificates(text))
         except InputError:
             raise
@@ -344,6 +347,8 @@ def _load_der(path: str, data: bytes, password: PasswordSource) -> _Material:
         return _Material(
             path=path, format="der", certs=[_usable(path, certificate, "the certificate")]
         )
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
     try:
         return _Material(path=path, format="pkcs7", certs=pkcs7.load_der_pkcs7_certificates(data))
     except ValueError:

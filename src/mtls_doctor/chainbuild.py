@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import pkcs7
 
 from mtls_doctor.bundle import LoadedIdentity
 from mtls_doctor.errors import FetchError
@@ -43,11 +42,23 @@ class BuiltChain:
 
 def parse_certificates(data: bytes) -> list[x509.Certificate]:
     """Certificates from a DER, PEM or PKCS#7 download (AIA serves any of them)."""
+
+    def pkcs7_der(d: bytes) -> list[x509.Certificate]:
+        # PKCS#7 support pulls in email.message and email.policy (~5 ms): only for .p7c answers.
+        from cryptography.hazmat.primitives.serialization import pkcs7
+
+        return pkcs7.load_der_pkcs7_certificates(d)
+
+    def pkcs7_pem(d: bytes) -> list[x509.Certificate]:
+        from cryptography.hazmat.primitives.serialization import pkcs7
+
+        return pkcs7.load_pem_pkcs7_certificates(d)
+
     for loader in (
         lambda d: [x509.load_der_x509_certificate(d)],
         x509.load_pem_x509_certificates,
-        pkcs7.load_der_pkcs7_certificates,
-        pkcs7.load_pem_pkcs7_certificates,
+        pkcs7_der,
+        pkcs7_pem,
     ):
         try:
             found = loader(data)

@@ -33,7 +33,7 @@ only (also after redirects), a size cap read in chunks (CRLs can be large:
 10 MiB), the caller's timeout. ``offline`` makes no request at all. CRLs are
 cached on disk (``$XDG_CACHE_HOME/mtls-doctor/crl/``), keyed by a hash of the
 URL and reused until their nextUpdate, so a fleet of checks fetches each CRL
-once.
+once. The download code is imported on the first download only.
 """
 
 from __future__ import annotations
@@ -59,7 +59,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from mtls_doctor.deadline import Deadline, run_before
 from mtls_doctor.errors import FetchError, InputError, RevocationFetchError
-from mtls_doctor.fetch import fetch
 from mtls_doctor.files import read_regular_file
 from mtls_doctor.model import RevocationFacts, RevocationStatus
 from mtls_doctor.pem import scan_pem
@@ -377,6 +376,10 @@ def _download(
     content_type: str | None = None,
 ) -> bytes:
     """``fetch`` with the failure as a :class:`RevocationFetchError` in our words."""
+    # Imported here: urllib.request brings http.client and email.parser (~9 ms),
+    # which an offline run or one with nothing to download never needs.
+    from mtls_doctor.fetch import fetch
+
     try:
         return fetch(
             url, deadline=deadline, max_bytes=max_bytes, data=data, content_type=content_type

@@ -306,7 +306,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr("mtls_doctor.revocation.fetch", refuse)
+    monkeypatch.setattr("mtls_doctor.fetch.fetch", refuse)
 
 
 def test_offline_makes_no_request(ca: Responder, tmp_path: Path, no_network: None) -> None:

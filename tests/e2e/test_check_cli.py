@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,6 +58,35 @@ def test_rejected_has_alert_evidence_and_fixes(
     assert doc["probe"]["client_auth"] == "required"
     assert doc["handshakes"] == 2
     assert "certificate_expired" in {f["code"] for f in doc["findings"]}
+
+
+_LOADED = (
+    "import sys\n"
+    "from mtls_doctor.cli import main\n"
+    "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+    "names = ('http.client', 'urllib.request', 'h2', 'mtls_doctor.fetch', 'email.policy')\n"
+    "print('LOADED', sorted(m for m in names if m in sys.modules), file=sys.stderr)\n"
+)
+
+
+def _loaded(*argv: str) -> str:
+    """The heavy HTTP modules a fresh ``check`` process imported (one stderr line)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED, "check", "--json", "--offline", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return next(line for line in done.stderr.splitlines() if line.startswith("LOADED"))
+
+
+def test_http_code_loads_only_for_an_http_conversation(fleet: LabFleet, live_lab: LabPKI) -> None:
+    """Refused in the handshake, offline: no HTTP spoken, no download, no PKCS#7 file."""
+    target = fleet.servers["strict"].target
+    refused = _loaded(target, "--cert", str(live_lab.identities["expired"].pem))
+    assert refused == "LOADED []"
+    accepted = _loaded(target, "--cert", str(live_lab.identities["good-rsa"].pem))
+    assert accepted == "LOADED ['http.client']"
 
 
 def test_text_output_names_cause_evidence_and_fix(
