@@ -13,6 +13,7 @@ from mtls_doctor.model import (
     HandshakeFacts,
     HttpAnswer,
     IdentityFacts,
+    Source,
 )
 from mtls_doctor.tls.alerts import alert
 
@@ -106,5 +107,5 @@ def nginx_page(reason: str = "The SSL certificate error") -> HttpAnswer:
 def chain_facts(*links: ChainLink, **overrides: Any) -> ChainFacts:
     """The issuing path: by default the intermediate, sent."""
     if not links:
-        links = (ChainLink(certificate=ca(ISSUING, ROOT), source="bundle", sent=True),)
+        links = (ChainLink(certificate=ca(ISSUING, ROOT), source=Source.SENT, sent=True),)
     return replace(ChainFacts(path=links), **overrides)

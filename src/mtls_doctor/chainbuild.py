@@ -133,6 +133,6 @@ def build_chain(
     )
 
 
-def _link_source(node: Node) -> str:
+def _link_source(node: Node) -> Source:
     """The first source in ``check``'s order (what the JSON ``chain`` shows)."""
-    return str(next(s for s in CLIENT_FIRST if s in node.sources))
+    return next(s for s in CLIENT_FIRST if s in node.sources)

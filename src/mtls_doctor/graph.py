@@ -16,27 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
 from mtls_doctor.model import CertFacts
-
-
-class Source(StrEnum):
-    """Where a certificate came from (the value is what ``check --json`` shows)."""
-
-    #: In the client's bundle: sent in the handshake.
-    SENT = "bundle"
-    #: Found beside the identity (a directory, another file on the command line).
-    DIRECTORY = "directory"
-    #: The server's client-CA bundle given with ``--ca-bundle``: what it trusts.
-    CA_BUNDLE = "ca-bundle"
-    #: Downloaded from a caIssuers URL.
-    AIA = "aia"
-    #: A server block's trusted CA file (lint-server): what it trusts.
-    SERVER_CA = "server-ca"
-    #: Known to the user, not trusted by anyone (``--issuing-ca``, files beside ``--user-cert``).
-    CANDIDATE = "candidate"
-
+from mtls_doctor.model import Source as Source  # its home is the model: ChainLink names it
 
 #: Sources that say "the server trusts this certificate".
 TRUSTED_SOURCES = frozenset({Source.CA_BUNDLE, Source.SERVER_CA})

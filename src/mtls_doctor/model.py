@@ -263,13 +263,32 @@ class InspectReport:
     problems: tuple[LoadProblem, ...] = field(default=())
 
 
+class Source(StrEnum):
+    """Where a certificate came from (the value is what ``check --json`` shows)."""
+
+    #: In the client's bundle: sent in the handshake.
+    SENT = "bundle"
+    #: Found beside the identity (a directory, another file on the command line).
+    DIRECTORY = "directory"
+    #: The server's client-CA bundle given with ``--ca-bundle``: what it trusts.
+    CA_BUNDLE = "ca-bundle"
+    #: Downloaded from a caIssuers URL.
+    AIA = "aia"
+    #: A server block's trusted CA file (lint-server): what it trusts.
+    SERVER_CA = "server-ca"
+    #: Known to the user, not trusted by anyone (``--issuing-ca``, files beside ``--user-cert``).
+    CANDIDATE = "candidate"
+    #: The issuing path of a store identity (NSS, a browser's profile), as the store gave it.
+    STORE = "store"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChainLink:
     """One certificate above the leaf on its issuing path, and where we found it."""
 
     certificate: CertFacts
-    #: ``bundle`` (sent with the leaf), ``directory``, ``ca-bundle``, ``aia`` (fetched).
-    source: str
+    #: Where it was found first in ``check``'s order (its value is the JSON ``source``).
+    source: Source
     #: Presented in the handshake (only ``bundle`` certificates are).
     sent: bool
 

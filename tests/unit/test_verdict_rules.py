@@ -16,6 +16,7 @@ from mtls_doctor.model import (
     HttpAnswer,
     RevocationFacts,
     RevocationStatus,
+    Source,
 )
 from mtls_doctor.rules.verdict import diagnose
 from tests.factories import (
@@ -126,7 +127,7 @@ CASES = [
             refused(48),
             identity=identity(chain=(), path_length=0),
             chain=chain_facts(
-                ChainLink(certificate=ca(ISSUING, ROOT), source="directory", sent=False)
+                ChainLink(certificate=ca(ISSUING, ROOT), source=Source.DIRECTORY, sent=False)
             ),
         ),
         Cause.MISSING_INTERMEDIATE,
@@ -209,8 +210,8 @@ def test_generic_refusal_is_not_blamed_on_rotation_without_evidence() -> None:
     assert verdict_of(facts) is Cause.REJECTED_UNEXPLAINED
     revocation_good = (RevocationFacts(status=RevocationStatus.GOOD, method="ocsp"),)
     holding_root = chain_facts(
-        ChainLink(certificate=ca(ISSUING, ROOT), source="bundle", sent=True),
-        ChainLink(certificate=ca(ROOT), source="bundle", sent=True),
+        ChainLink(certificate=ca(ISSUING, ROOT), source=Source.SENT, sent=True),
+        ChainLink(certificate=ca(ROOT), source=Source.SENT, sent=True),
     )
     proven = replace(facts, revocation=revocation_good, chain=holding_root)
     assert verdict_of(proven) is Cause.ISSUER_ROTATED

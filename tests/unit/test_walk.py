@@ -102,7 +102,7 @@ def test_reaches_trust_stops_at_the_first_trusted_certificate() -> None:
 def chain_of(g: IssuanceGraph, *, bundle: bool = True) -> ChainFacts:
     path = walk(g, LEAF.fingerprint_sha256)
     links = tuple(
-        ChainLink(certificate=n.cert, source=str(min(n.sources)), sent=n.sent) for n in path.above
+        ChainLink(certificate=n.cert, source=min(n.sources), sent=n.sent) for n in path.above
     )
     return ChainFacts(path=links, graph=g, leaf=LEAF.fingerprint_sha256, ca_bundle_given=bundle)
 

@@ -259,7 +259,7 @@ def diagnosis(item: Diagnosis, target: Target) -> JSON:
             {
                 "subject": link.certificate.subject,
                 "issuer": link.certificate.issuer,
-                "source": link.source,
+                "source": link.source.value,
                 "sent": link.sent,
             }
             for link in (chain.path if chain else ())

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from mtls_doctor.model import CertFacts, ChainFacts, ChainLink, IdentityFacts
+from mtls_doctor.model import CertFacts, ChainFacts, ChainLink, IdentityFacts, Source
 from mtls_doctor.rules.chain import Reach, analyze_chain
 from mtls_doctor.rules.identity import allows_client_auth
 
@@ -108,7 +108,7 @@ def store_chain(identity: IdentityFacts) -> ChainFacts:
     """The chain the store itself builds for ``identity`` (all of it is sent)."""
     return ChainFacts(
         path=tuple(
-            ChainLink(certificate=c, source="store", sent=True) for c in identity.issuing_path
+            ChainLink(certificate=c, source=Source.STORE, sent=True) for c in identity.issuing_path
         )
     )
 

@@ -21,7 +21,7 @@ from mtls_doctor.bundle import LoadedIdentity, PasswordSource, load_identities, 
 from mtls_doctor.causes import Cause
 from mtls_doctor.errors import ConfigParseError, InputError, UsageError
 from mtls_doctor.files import FileReadError, open_regular_file
-from mtls_doctor.model import Finding, Severity
+from mtls_doctor.model import Finding, Severity, Source
 from mtls_doctor.rules.serverconf import (
     DEFAULT_CRL_WARN,
     DEFAULT_WARN_DAYS,
@@ -261,7 +261,7 @@ def issuers_from_aia(
     return [
         cert
         for link, cert in zip(built.facts.path, built.certificates, strict=True)
-        if link.source == "aia"
+        if link.source is Source.AIA
     ]
 
 
