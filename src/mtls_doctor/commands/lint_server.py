@@ -17,6 +17,8 @@ configuration or file cannot be read.
 from __future__ import annotations
 
 import argparse
+from enum import StrEnum
+from typing import assert_never
 
 from mtls_doctor.commands._options import (
     add_password_arguments,
@@ -27,7 +29,16 @@ from mtls_doctor.commands._options import (
 from mtls_doctor.defaults import DEFAULT_WARN_DAYS
 from mtls_doctor.ui import UI
 
-FORMATS = ("text", "json", "sarif")
+
+class OutputFormat(StrEnum):
+    """What ``lint-server`` writes on stdout (``--format``; ``--json`` is ``json``)."""
+
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
+
+
+FORMATS = tuple(f.value for f in OutputFormat)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,8 +124,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from mtls_doctor.serverconf.facts import ServerKind
     from mtls_doctor.serverconf.lint import lint_server
 
-    chosen = args.format or ("json" if args.json else "text")
-    if args.json and chosen != "json":
+    chosen = OutputFormat(args.format or ("json" if args.json else "text"))
+    if args.json and chosen is not OutputFormat.JSON:
         raise UsageError("--json and --format sarif do not go together")
     if args.key and not args.user_cert:
         raise UsageError("--key goes with --user-cert")
@@ -131,17 +142,20 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         crl_warn=timedelta(hours=args.crl_warn_hours),
         offline=args.offline,
     )
-    if chosen == "json":
-        from mtls_doctor.render.lint_json import lint_document
+    match chosen:
+        case OutputFormat.JSON:
+            from mtls_doctor.render.lint_json import lint_document
 
-        ui.emit_json(lint_document(reports))
-    elif chosen == "sarif":
-        from mtls_doctor.render.sarif import sarif_log
+            ui.emit_json(lint_document(reports))
+        case OutputFormat.SARIF:
+            from mtls_doctor.render.sarif import sarif_log
 
-        ui.out.write(json.dumps(sarif_log(reports), indent=2) + "\n")
-        ui.out.flush()
-    else:
-        from mtls_doctor.render.lint_text import lint_reports
+            ui.out.write(json.dumps(sarif_log(reports), indent=2) + "\n")
+            ui.out.flush()
+        case OutputFormat.TEXT:
+            from mtls_doctor.render.lint_text import lint_reports
 
-        lint_reports(ui.console, reports)
+            lint_reports(ui.console, reports)
+        case _:
+            assert_never(chosen)
     return max((report.exit_code for report in reports), default=0)
