@@ -187,6 +187,10 @@ def width(stream: OutputStream | None = None) -> int | None:
     return None
 
 
+#: Below this many columns beside the prefix, the body goes on the lines below it.
+HANGING_MIN_ROOM = 12
+
+
 def hanging(console: Console, prefix: str, body: str) -> None:
     """``prefix`` then ``body`` (rich markup), wrapped under the body's first column.
 
@@ -198,9 +202,18 @@ def hanging(console: Console, prefix: str, body: str) -> None:
     from rich.text import Text
 
     head = Text.from_markup(prefix)
-    indent = Text(" " * head.cell_len)
-    width = max(20, console.width - head.cell_len)
-    for number, line in enumerate(Text.from_markup(body).wrap(console, width)):
+    room = console.width - head.cell_len
+    if room < HANGING_MIN_ROOM:
+        # The prefix leaves too little room (a narrow window): it gets its own line and
+        # the body goes below, slightly indented, so no line is wider than the window.
+        head.rstrip()
+        for line in head.wrap(console, max(1, console.width)):
+            console.print(line, highlight=False)
+        head = indent = Text(" " * min(2, max(0, console.width - HANGING_MIN_ROOM)))
+        room = console.width - head.cell_len
+    else:
+        indent = Text(" " * head.cell_len)
+    for number, line in enumerate(Text.from_markup(body).wrap(console, max(1, room))):
         line.rstrip()
         console.print(Text.assemble(head if number == 0 else indent, line), highlight=False)
 
