@@ -371,6 +371,8 @@ def load_material(path: Path, password: PasswordSource) -> _Material:
     name = str(path)
     data = _read(path)
     if not data.strip():
+        if name == STDIN:
+            raise BundleLoadError("standard input", "it is empty (nothing was piped in)")
         raise BundleLoadError(name, "file is empty")
     if b"-----BEGIN " in data:
         return _load_pem(name, data, password)

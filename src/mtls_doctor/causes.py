@@ -98,10 +98,11 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         fixed_by="nobody",
     ),
     Cause.REJECTED_BY_APPLICATION: CauseInfo(
-        title="TLS accepted the certificate, but the application refused the request.",
-        explanation="The certificate itself is fine: the handshake completed. The web "
+        title="The TLS layer let the client in; the application refused the request.",
+        explanation="The handshake completed, so TLS let the client in (with the "
+        "certificate it sent, or with none if the server does not require one). The web "
         "application answered 401 or 403, which is an authorization rule (who may access "
-        "what), not a certificate problem.",
+        "what), not a TLS problem.",
         fixed_by="server owner",
         user_fixes=(
             "Ask the service owner to grant access to the identity in your certificate{subject}.",
@@ -146,7 +147,10 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         ),
         server_fixes=(
             "If users hold valid certificates that are never offered, make sure the "
-            "issuing CA is advertised: " + _SERVER_BUNDLE,
+            "issuing CA is advertised: nginx: in the file of `ssl_client_certificate` (the CAs "
+            "of `ssl_trusted_certificate` are trusted but never advertised); Apache: "
+            "`SSLCACertificateFile`/`SSLCACertificatePath` (or `SSLCADNRequestFile`); HAProxy: "
+            "`ca-file` on the `bind` line. Reload the server afterwards.",
         ),
     ),
     Cause.CERTIFICATE_EXPIRED: CauseInfo(

@@ -92,6 +92,9 @@ def unreadable(cert: x509.Certificate) -> tuple[str, ...]:
     return tuple(problems)
 
 
+_RSA_PSS = x509.ObjectIdentifier("1.2.840.113549.1.1.10")
+
+
 def key_description(public_key: Any) -> tuple[str, int | None, str | None]:
     """(type, bits, curve) of a public key."""
     if isinstance(public_key, rsa.RSAPublicKey):
@@ -177,6 +180,9 @@ def cert_facts(cert: x509.Certificate) -> CertFacts:
     try:
         public_key = cert.public_key()
         key_type, key_bits, curve = key_description(public_key)
+        if key_type == "RSA" and cert.public_key_algorithm_oid == _RSA_PSS:
+            # An RSA-PSS key (id-RSASSA-PSS) signs only with PSS: not the same as "RSA".
+            key_type = "RSA-PSS"
     except (ValueError, UnsupportedAlgorithm):
         pass
     try:

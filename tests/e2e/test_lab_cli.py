@@ -85,3 +85,35 @@ def test_lab_up_browser_instruction_names_a_bundle_its_password_opens(tmp_path: 
         assert with_empty.returncode != 0, "the bundle has no password: nothing to type"
     finally:
         run_process("lab", "down", str(directory))
+
+
+def test_lab_pki_keeps_the_catalogue_titles_case(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mtls_doctor.causes import CATALOGUE, Cause
+
+    result = run_cli(capsys, "lab", "pki", str(tmp_path / "lab"))
+    assert result.code == 0
+    manifest = json.loads((tmp_path / "lab" / "manifest.json").read_text())
+    text = " ".join(result.out.split())
+    for item in manifest["identities"]:
+        title = CATALOGUE[Cause(item["expected_cause"])].title.rstrip(".")
+        assert f"({title})" in text, title
+
+
+def test_rejected_by_application_title_holds_with_or_without_a_certificate() -> None:
+    from mtls_doctor.causes import CATALOGUE, Cause
+
+    info = CATALOGUE[Cause.REJECTED_BY_APPLICATION]
+    assert "accepted the certificate" not in info.title
+    assert "certificate itself is fine" not in info.explanation
+
+
+def test_the_advertised_ca_advice_does_not_offer_an_unadvertised_directive() -> None:
+    from mtls_doctor.causes import CATALOGUE, Cause
+
+    (fix,) = CATALOGUE[Cause.NO_CERTIFICATE_SENT].server_fixes
+    advertised = fix.split("advertised:", 1)[1]
+    assert "ssl_client_certificate" in advertised
+    assert "ssl_trusted_certificate" in advertised
+    assert "never advertised" in advertised

@@ -88,3 +88,25 @@ def test_unsupported_formats_are_named_not_misparsed(
     assert kind in result.err and "not supported yet" in result.err
     assert as_json.code == 2
     assert as_json.json["error"]["code"] == "unsupported_config"
+
+
+@pytest.mark.parametrize("kind", ["haproxy", "nginx", "apache", None])
+def test_an_empty_file_holds_no_configuration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str | None
+) -> None:
+    empty = tmp_path / "empty-file"
+    empty.write_text("\n# nothing here\n")
+    result = run_cli(capsys, "lint-server", str(empty), *(["--type", kind] if kind else []))
+    assert result.code == 2, result.out + result.err
+    assert "holds no configuration" in result.err
+
+
+def test_a_picture_is_not_a_text_configuration_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    picture = tmp_path / "pic.jpg"
+    picture.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00" + bytes(range(256)))
+    result = run_cli(capsys, "lint-server", str(picture))
+    assert result.code == 2
+    assert "not a text configuration file" in result.err
+    assert "--type" not in result.err

@@ -113,7 +113,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             console,
             f"{mark} {escape(result.scenario.name):<{width}}  ",
             f"[dim]{result.scenario.server}:[/] [bold]{verdict.cause}[/]"
-            f" ({CATALOGUE[verdict.cause].title.rstrip('.').lower()}){expected}",
+            f" ({CATALOGUE[verdict.cause].title.rstrip('.')}){expected}",
         )
         if verdict.fixes:
             fix = verdict.fixes[0].replace(f"{lab}/", "") if lab else verdict.fixes[0]

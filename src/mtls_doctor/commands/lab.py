@@ -141,7 +141,7 @@ def _pki(directory: Path, base_url: str | None, force: bool, ui: UI) -> int:
     console.print(f"  servers trust   {document['client_ca_bundle']}")
     console.print(f"  p12 password in {document['password_file']}")
     for item in document["identities"]:
-        title = CATALOGUE[Cause(item["expected_cause"])].title.rstrip(".").lower()
+        title = CATALOGUE[Cause(item["expected_cause"])].title.rstrip(".")
         hanging(
             console,
             f"  {item['name']:<22} {item['pem']:<34} ",

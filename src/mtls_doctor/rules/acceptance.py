@@ -234,7 +234,7 @@ def check_certificates(walk_: Walk) -> None:
                 Cause.UNTRUSTED_ISSUER,
                 f"{facts.subject} signs certificates but is not a CA certificate.",
             )
-        if facts.key_type in ("RSA", "DSA") and (facts.key_bits or 0) < MIN_RSA_BITS:
+        if facts.key_type in ("RSA", "RSA-PSS", "DSA") and (facts.key_bits or 0) < MIN_RSA_BITS:
             walk_.error(
                 X509Error.EE_KEY_TOO_SMALL if is_leaf else X509Error.CA_KEY_TOO_SMALL,
                 index,

@@ -106,7 +106,7 @@ def check_usage(cert: CertFacts) -> list[Finding]:
 def check_key_strength(cert: CertFacts) -> list[Finding]:
     """Small RSA keys and SHA-1 (or MD5) signatures are refused by modern servers."""
     findings = []
-    if cert.key_type in ("RSA", "DSA") and cert.key_bits is not None:
+    if cert.key_type in ("RSA", "RSA-PSS", "DSA") and cert.key_bits is not None:
         if cert.key_bits < MIN_RSA_BITS:
             findings.append(
                 Finding(

@@ -13,6 +13,7 @@ from __future__ import annotations
 #: match only stops us from claiming that nothing fits.
 _FITS: dict[str, tuple[str, ...]] = {
     "RSA": ("rsa_",),
+    "RSA-PSS": ("rsa_pss_pss_",),
     "EC": ("ecdsa_",),
     "Ed25519": ("ed25519",),
     "Ed448": ("ed448",),

@@ -100,6 +100,32 @@ def detect_kind(path: str | os.PathLike[str]) -> ServerKind:
     return best
 
 
+def _refuse_non_configuration(path: str | os.PathLike[str]) -> None:
+    """An empty file or a binary one (a picture) is bad input, whatever ``--type`` says."""
+    name = str(path)
+    try:
+        with open_regular_file(path, what="configuration file") as handle:
+            head = handle.read(SNIFF_BYTES + 1)
+    except FileReadError as exc:
+        raise ConfigParseError(name, None, exc.reason) from None
+    except OSError as exc:
+        raise ConfigParseError(name, None, f"cannot read: {exc.strerror or exc}") from None
+    if b"\0" in head[:SNIFF_BYTES]:
+        raise ConfigParseError(
+            name,
+            None,
+            "not a text configuration file (it holds binary data); give the "
+            "server's configuration file",
+        )
+    lines = head.decode("utf-8", errors="replace").splitlines()
+    if len(head) <= SNIFF_BYTES and all(
+        not line.strip() or line.lstrip().startswith("#") for line in lines
+    ):
+        raise ConfigParseError(
+            name, None, "the file holds no configuration (it is empty or only comments)"
+        )
+
+
 def parse_config(
     path: str | os.PathLike[str],
     *,
@@ -114,6 +140,7 @@ def parse_config(
     if not Path(path).is_file():
         what = "is a directory" if Path(path).is_dir() else "no such file"
         raise ConfigParseError(str(path), None, what)
+    _refuse_non_configuration(path)
     chosen = kind or detect_kind(path)
     parsers = {
         ServerKind.NGINX: parse_nginx,
