@@ -471,6 +471,9 @@ class _Checker:
 def candidates(items: list[LoadedIdentity], limit: int = 5) -> str:
     """A short list of the certificates to choose from: subject, serial, source.
 
+    The serial is whole: sequential serials share long prefixes, and ``--select``
+    takes a full serial.
+
     One entry per certificate (the same one in .pem and .p12 is one choice).
     """
 
@@ -485,7 +488,7 @@ def candidates(items: list[LoadedIdentity], limit: int = 5) -> str:
         cert = copies[0].facts.certificate
         also = f" +{len(copies) - 1} more file(s)" if len(copies) > 1 else ""
         shown.append(
-            f"{short(cert.subject, 48)} (serial {short(cert.serial, 15)}, "
+            f"{short(cert.subject, 48)} (serial {cert.serial}, "
             f"{short(copies[0].facts.source, 60)}{also})"
         )
     more = len(by_certificate) - limit

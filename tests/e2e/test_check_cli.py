@@ -244,3 +244,22 @@ def test_missing_intermediate_found_through_aia(
             assert (code, doc["verdict"]["cause"]) == (1, "untrusted_issuer")
             assert "not available here" in doc["verdict"]["summary"]
             assert len(responder.requests) == before
+
+
+def test_a_bad_crl_file_is_bad_input_even_when_accepted(
+    fleet: LabFleet, live_lab: LabPKI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_crl = tmp_path / "list.crl"
+    not_a_crl.write_text("hello\n")
+    for crl in (str(tmp_path / "missing.crl"), str(not_a_crl)):
+        result = run_cli(
+            capsys,
+            "check",
+            fleet.servers["strict"].target,
+            "--cert",
+            str(live_lab.identities["good-rsa"].pem),
+            "--crl",
+            crl,
+        )
+        assert_one_clean_error_line(result, 2)
+        assert crl in result.err

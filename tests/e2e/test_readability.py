@@ -86,4 +86,4 @@ def test_cause_codes_come_with_their_plain_title(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = run_cli(capsys, "lab", "pki", str(tmp_path)).out
-    assert "certificate_expired (the client certificate has expired)" in out
+    assert "certificate_expired (The client certificate has expired)" in out

@@ -99,6 +99,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     target = parse_target(
         args.target, sni=args.sni, connect_to=args.connect_to, protocol=args.protocol
     )
+    if args.crl:
+        # A --crl the user named is bad input when missing or not a CRL, before any
+        # handshake: otherwise it is read only when revocation is looked at.
+        from mtls_doctor.revocation import load_crl_files
+
+        load_crl_files([Path(p) for p in args.crl])
     request = CheckRequest(
         target=target,
         cert_paths=tuple(args.cert),
