@@ -19,7 +19,9 @@ from tests.servers.runtimes import start_java
 pytestmark = pytest.mark.realserver
 
 C = Cause
-PKIX = r"refused: javax\.net\.ssl\.SSLHandshakeException: PKIX path "
+#: JDK 17.0.21 and later put the alert's name before the reason: "(certificate_unknown) PKIX ...".
+ALERT = r"(?:\(\w+\) )?"
+PKIX = r"refused: javax\.net\.ssl\.SSLHandshakeException: " + ALERT + r"PKIX path "
 
 TRUTH = {
     "good-ecdsa": Truth(C.ACCEPTED, r"served: CN=good-ecdsa@"),
@@ -36,7 +38,10 @@ TRUTH = {
     ),
     "mismatched-key": Truth(C.PRIVATE_KEY_MISMATCH, None, absent="served: "),
     "rsa-1024": Truth(C.ACCEPTED, r"served: CN=rsa-1024@"),
-    None: Truth(C.NO_CERTIFICATE_SENT, r"SSLHandshakeException: Empty client certificate chain"),
+    None: Truth(
+        C.NO_CERTIFICATE_SENT,
+        r"SSLHandshakeException: " + ALERT + r"Empty client certificate chain",
+    ),
 }
 
 
