@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -40,7 +41,14 @@ def query(prometheus: RunningServer, promql: str) -> list[dict[str, Any]]:
 def wait_for(prometheus: RunningServer, promql: str, timeout: float = 180) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while True:
-        result = query(prometheus, promql)
+        try:
+            result = query(prometheus, promql)
+        except urllib.error.HTTPError as error:
+            # Prometheus accepts connections before its storage is ready and
+            # answers 503 until then (its /-/ready endpoint says the same).
+            if error.code != 503:
+                raise
+            result = []
         if result:
             return result
         assert time.monotonic() < deadline, prometheus.describe_logs()
