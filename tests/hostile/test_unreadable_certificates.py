@@ -7,7 +7,6 @@ Never an internal error.
 
 from __future__ import annotations
 
-import select
 import socket
 import threading
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from OpenSSL import SSL
 
 from tests.cli import assert_one_clean_error_line, run_cli
 from tests.hostile.tls import self_signed
+from tests.servers.hostile import serve_loopback
 
 BASIC_CONSTRAINTS = bytes.fromhex("0603551d13")
 SUBJECT_KEY_ID = bytes.fromhex("0603551d0e")
@@ -49,9 +49,6 @@ def serving(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> Iterator
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
     ctx.use_certificate(cert)
     ctx.use_privatekey(key)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
     stop = threading.Event()
 
     def handle(raw: socket.socket) -> None:
@@ -67,20 +64,8 @@ def serving(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> Iterator
             pass
         raw.close()
 
-    def serve() -> None:
-        while not stop.is_set():
-            if select.select([listener], [], [], 0.05)[0]:
-                raw, _ = listener.accept()
-                threading.Thread(target=handle, args=(raw,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    with serve_loopback(handle, stop, backlog=8) as port:
+        yield port
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

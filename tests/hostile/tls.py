@@ -6,7 +6,6 @@ pyOpenSSL, because only it lets a server advertise CA names of its choosing.
 
 from __future__ import annotations
 
-import select
 import socket
 import threading
 from collections.abc import Iterator
@@ -18,6 +17,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
+
+from tests.servers.hostile import serve_loopback
 
 #: Clears the screen, retitles the window, then a C1 CSI and a bidi override.
 HOSTILE = "\x1b[2J\x1b]0;pwned\x07evil\x9b31m\u202egnp.exe"
@@ -55,9 +56,6 @@ def hostile_tls_server() -> Iterator[int]:
     ctx.use_privatekey(key)
     ctx.add_client_ca(cert)
     ctx.set_verify(SSL.VERIFY_PEER, lambda *_args: True)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
     stop = threading.Event()
     answer = (
         "HTTP/1.1 403 "
@@ -79,17 +77,5 @@ def hostile_tls_server() -> Iterator[int]:
             pass
         raw.close()
 
-    def serve() -> None:
-        while not stop.is_set():
-            if select.select([listener], [], [], 0.05)[0]:
-                raw, _ = listener.accept()
-                threading.Thread(target=handle, args=(raw,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    with serve_loopback(handle, stop, backlog=16) as port:
+        yield port

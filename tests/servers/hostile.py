@@ -5,8 +5,37 @@ from __future__ import annotations
 import select
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+
+@contextmanager
+def serve_loopback(
+    handle: Callable[[socket.socket], None], stop: threading.Event, backlog: int = 16
+) -> Iterator[int]:
+    """Accept on a free 127.0.0.1 port, each connection to ``handle`` in a thread of its own.
+
+    Yields the port; on exit sets ``stop`` (which handlers may wait on) and closes the listener.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(backlog)
+
+    def serve() -> None:
+        while not stop.is_set():
+            if select.select([listener], [], [], 0.05)[0]:
+                conn, _ = listener.accept()
+                threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
 
 BEHAVIOURS = ("http", "silent", "garbage", "close_after_hello", "ssh")
 
@@ -15,9 +44,6 @@ BEHAVIOURS = ("http", "silent", "garbage", "close_after_hello", "ssh")
 def hostile_server(behaviour: str) -> Iterator[int]:
     """Serve ``behaviour`` on a free loopback port; yield the port; stop on exit."""
     assert behaviour in BEHAVIOURS
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
     stop = threading.Event()
     held: list[socket.socket] = []
 
@@ -38,20 +64,10 @@ def hostile_server(behaviour: str) -> Iterator[int]:
             pass
         conn.close()
 
-    def serve() -> None:
-        while not stop.is_set():
-            if select.select([listener], [], [], 0.05)[0]:
-                conn, _ = listener.accept()
-                threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
     try:
-        yield listener.getsockname()[1]
+        with serve_loopback(handle, stop, backlog=8) as port:
+            yield port
     finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
         for conn in held:
             conn.close()
 
@@ -91,9 +107,6 @@ _CANNED = {
 def hostile_http(behaviour: str) -> Iterator[str]:
     """Serve ``behaviour`` over plain HTTP on a free loopback port; yield its base URL."""
     assert behaviour in HTTP_BEHAVIOURS
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
     stop = threading.Event()
     held: list[socket.socket] = []
 
@@ -114,19 +127,7 @@ def hostile_http(behaviour: str) -> Iterator[str]:
             pass
         conn.close()
 
-    def serve() -> None:
-        while not stop.is_set():
-            if select.select([listener], [], [], 0.05)[0]:
-                conn, _ = listener.accept()
-                threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    with serve_loopback(handle, stop, backlog=64) as port:
+        yield f"http://127.0.0.1:{port}"
         for conn in held:
             conn.close()
