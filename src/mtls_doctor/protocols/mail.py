@@ -106,13 +106,7 @@ def _pop3(stream: Stream) -> AppAnswer:
     capabilities = read_until(stream, lambda buf: buf.startswith(b"-") or b"\r\n.\r\n" in buf)
     if not re.search(rb"(?im)^SASL\b.*\bEXTERNAL\b", capabilities):
         stream.send(b"QUIT\r\n")
-        return AppAnswer(
-            protocol="pop3",
-            accepted=None,
-            said=_last(greeting),
-            meaning="the POP3 server greeted after TLS; it offers no certificate login "
-            "(SASL EXTERNAL), so whether it accepts this certificate at login is not tested",
-        )
+        return _no_certificate_login("pop3", _last(greeting), "greeted", "SASL EXTERNAL")
     stream.send(b"AUTH EXTERNAL =\r\n")
     reply = _pop3_line(stream)
     stream.send(b"QUIT\r\n")
@@ -141,6 +135,17 @@ def _smtp(stream: Stream, name: str) -> AppAnswer:
     reply = _smtp_reply(stream)
     stream.send(b"QUIT\r\n")
     return _external("smtp", _last(reply), reply.startswith(b"235"), reply)
+
+
+def _no_certificate_login(protocol: str, said: str, verb: str, mechanism: str) -> AppAnswer:
+    """TLS done, but the server offers no certificate login: the login step is not judged."""
+    return AppAnswer(
+        protocol=protocol,
+        accepted=None,
+        said=said,
+        meaning=f"the {protocol.upper()} server {verb} after TLS; it offers no certificate login "
+        f"({mechanism}), so whether it accepts this certificate at login is not tested",
+    )
 
 
 def _external(protocol: str, said: str, ok: bool, reply: bytes) -> AppAnswer:
@@ -190,13 +195,7 @@ def _imap(stream: Stream, name: str) -> AppAnswer:
         return _judge("IMAP", reply, False)
     if b"AUTH=EXTERNAL" not in (greeting + reply).upper():
         stream.send(b"a4 LOGOUT\r\n")
-        return AppAnswer(
-            protocol="imap",
-            accepted=None,
-            said=_last(reply),
-            meaning="the IMAP server answered after TLS; it offers no certificate login "
-            "(AUTH=EXTERNAL), so whether it accepts this certificate at login is not tested",
-        )
+        return _no_certificate_login("imap", _last(reply), "answered", "AUTH=EXTERNAL")
     stream.send(b"a3 AUTHENTICATE EXTERNAL =\r\n")
     reply = _imap_line(stream, b"a3")
     said = _tagged(reply, b"a3")
