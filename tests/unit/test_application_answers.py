@@ -195,3 +195,31 @@ def test_certificate_login_answers(reply: bytes, cause: str | None, verdict: Cau
     answer = _external("imap", reply.decode(), False, reply)
     assert (answer.accepted, answer.cause) == (False, cause)
     assert _verdict(handshake(http=None, app=answer)).cause is verdict
+
+
+class _ScriptedServer:
+    """A byte stream that answers each command with the next scripted chunk."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def recv(self) -> bytes:
+        return self.chunks.pop(0) if self.chunks else b""
+
+
+def test_smtp_login_reply_is_the_first_reply_not_what_followed_it() -> None:
+    """Dovecot may send 235 and, in the same read, 421 when its relay is down."""
+    from mtls_doctor.protocols.mail import after_tls
+    from mtls_doctor.tls.target import parse_target
+
+    server = _ScriptedServer(
+        b"250-mail.test\r\n250-AUTH EXTERNAL\r\n250 8BITMIME\r\n",
+        b"235 2.7.0 Logged in.\r\n421 4.4.0 mail.test Failed to connect to relay server\r\n",
+    )
+    answer = after_tls(server, parse_target("smtp://mail.test:587"), "alice")
+    assert (answer.accepted, answer.said) == (True, "235 2.7.0 Logged in.")
+    assert server.sent[1] == b"AUTH EXTERNAL =\r\n"

@@ -35,8 +35,15 @@ _SERVER_TROUBLE = (
 
 
 def _smtp_reply(stream: Stream) -> bytes:
-    """A whole (multi-line) SMTP reply: lines ``250-...`` up to ``250 ...``."""
-    return read_until(stream, lambda buf: bool(_SMTP_LAST.search(buf)))
+    """One whole (multi-line) SMTP reply: lines ``250-...`` up to ``250 ...``.
+
+    What came after it in the same read is dropped: a server may send its next
+    reply at once (Dovecot: ``235`` then ``421`` when its relay is down), and
+    that reply answers nothing we asked.
+    """
+    buffer = read_until(stream, lambda buf: bool(_SMTP_LAST.search(buf)))
+    end = _SMTP_LAST.search(buffer)
+    return buffer[: end.end()] if end else buffer
 
 
 def _imap_line(stream: Stream, tag: bytes) -> bytes:
@@ -94,7 +101,9 @@ def after_tls(stream: Stream, target: Target, common_name: str | None) -> AppAns
 
 
 def _pop3_line(stream: Stream) -> bytes:
-    return read_until(stream, lambda buf: b"\r\n" in buf)
+    """One POP3 status line (what followed it in the same read answers nothing we asked)."""
+    line = read_until(stream, lambda buf: b"\r\n" in buf)
+    return line.split(b"\r\n", 1)[0] + b"\r\n" if b"\r\n" in line else line
 
 
 def _pop3(stream: Stream) -> AppAnswer:
