@@ -206,14 +206,16 @@ class _Checker:
             self.without_certificate = facts
         return facts
 
-    def chain(self, item: LoadedIdentity) -> BuiltChain:
+    def chain(self, item: LoadedIdentity, *, download: bool = True) -> BuiltChain:
+        """The issuing path; ``download``: fill gaps from caIssuers URLs (only worth a
+        download when the server refused: an accepted chain needs no missing link)."""
         from mtls_doctor.chainbuild import build_chain
 
         return build_chain(
             item,
             directory_cas=self.directory_cas,
             ca_bundle=self.ca_bundle,
-            fetcher=None if self.request.offline else self.fetch_aia,
+            fetcher=self.fetch_aia if download and not self.request.offline else None,
         )
 
     def _aia_budget(self) -> Deadline:
@@ -369,7 +371,7 @@ class _Checker:
             else:
                 self.connect(None)
                 alternatives = tuple(Alternative(identity=i.facts, fits=False) for i in others)
-        chain = self.chain(primary)
+        chain = self.chain(primary, download=refused)
         return self.diagnosis(
             DiagnosisFacts(
                 identity=primary.facts,
@@ -403,7 +405,7 @@ class _Checker:
         else:
             attempt = self.connect(item)
             refused = outcome(attempt) in (Outcome.REFUSED, Outcome.APP_REFUSED)
-            chain = self.chain(item)
+            chain = self.chain(item, download=refused)
             facts = DiagnosisFacts(
                 identity=item.facts,
                 attempt=attempt,

@@ -244,6 +244,12 @@ def test_missing_intermediate_found_through_aia(
             assert (code, doc["verdict"]["cause"]) == (1, "untrusted_issuer")
             assert "not available here" in doc["verdict"]["summary"]
             assert len(responder.requests) == before
+            # Accepted: no missing link to look for, so no download (the root stays unknown).
+            good = str(pki.identities["good-ecdsa"].pem)
+            code, doc = _check(capsys, target, "--cert", good, "--no-revocation")
+            assert (code, doc["verdict"]["cause"]) == (0, "accepted")
+            assert [link["source"] for link in doc["chain"]] == ["bundle"]
+            assert len(responder.requests) == before
 
 
 def test_a_bad_crl_file_is_bad_input_even_when_accepted(
