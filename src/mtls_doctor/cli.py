@@ -58,8 +58,14 @@ def _available_commands() -> dict[str, tuple[str, str]]:
     }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser; each command adds its own arguments."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; each command adds its own arguments.
+
+    With ``command`` (the one named on the command line), only that command's
+    module is imported and its arguments built; the others are listed by name
+    and help line only, which is all ``--help`` shows of them. Without it,
+    every command is built in full.
+    """
     common = _Parser(add_help=False)
     common.add_argument(
         "--json", action="store_true", help="machine-readable JSON on stdout, nothing else"
@@ -72,17 +78,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mtls-doctor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module_name, help_text) in _available_commands().items():
+        if command is not None and name != command:
+            sub.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(f"mtls_doctor.commands.{module_name}")
-        command = sub.add_parser(
+        parsed = sub.add_parser(
             name,
             parents=[common],
             help=help_text,
             description=(module.__doc__ or help_text).strip(),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        module.add_arguments(command)
-        command.set_defaults(run=module.run)
+        module.add_arguments(parsed)
+        parsed.set_defaults(run=module.run)
     return parser
+
+
+def _command_named(argv: Sequence[str]) -> str:
+    """The command on the command line (its first word that is not an option), or ``""``."""
+    return next((word for word in argv if not word.startswith("-")), "")
 
 
 def _wants_json(argv: Sequence[str]) -> bool:
@@ -100,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ui = ui_module.UI(json_mode=_wants_json(args_list))
     try:
-        parser = build_parser()
+        parser = build_parser(_command_named(args_list))
         args = parser.parse_args(args_list)
         if getattr(args, "run", None) is None:
             parser.print_help(sys.stderr)

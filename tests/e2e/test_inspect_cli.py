@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mtls_doctor.cli import COMMANDS
 from mtls_doctor.lab.pki import LabPKI
 from tests.cli import assert_one_clean_error_line, run_cli, run_process
 from tests.conftest import LAB_NOW
@@ -205,11 +206,14 @@ def test_secrets_never_leak(
         assert "PRIVATE KEY" not in text
 
 
-def test_help_does_not_import_cryptography() -> None:
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_help_does_not_import_cryptography(command: str) -> None:
+    """`--help` (and each command's) loads no TLS or terminal library."""
+    argv = [command, "--help"] if command else ["--help"]
     code = (
         "import sys\n"
         "from mtls_doctor.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('cryptography', 'OpenSSL', 'rich') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
@@ -217,7 +221,9 @@ def test_help_does_not_import_cryptography() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert "HEAVY []" in done.stdout, done.stdout
-    assert "inspect" in done.stdout
+    assert f"usage: mtls-doctor {command}".rstrip() in done.stdout
+    if not command:
+        assert all(name in done.stdout for name in COMMANDS)
 
 
 def test_module_entry_point_and_version() -> None:
