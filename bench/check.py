@@ -4,6 +4,8 @@ Whole-process wall time, median of several runs, on the built-in lab:
 - ``check`` with an accepted and with a rejected identity (and its handshakes);
 - ``openssl s_client`` presenting the same identity (it only shows the raw result);
 - ``mtls-doctor --help`` alone (start-up: target <= 0.1 s; ``check`` accepted <= 0.15 s);
+- the same ``check`` with text output (it loads ``rich`` too);
+- as an installed package runs: with bytecode (see ``_common.INSTALLED_ENV``);
 - sslyze's connectivity test, which answers only "is client auth required"
   (installed in the bench's own environment, .bench-venv, to keep its pinned
   dependencies away from ours).
@@ -64,6 +66,8 @@ def main() -> None:
             print(f"check {label} ({name}): verdict={document['verdict']['cause']}, "
                   f"handshakes={document['handshakes']}, runs={RUNS}")  # fmt: skip
             rows = [(f"mtls-doctor check ({label})", median_seconds(ours))]
+            as_text = [word for word in ours if word != "--json"]
+            rows.append((f"  the same, text output ({label})", median_seconds(as_text)))
             if openssl:
                 peer = [openssl, "s_client", "-connect", target, "-cert", str(ident.crt),
                         "-key", str(ident.key)]  # fmt: skip
