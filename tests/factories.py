@@ -16,6 +16,7 @@ from mtls_doctor.model import (
     Source,
 )
 from mtls_doctor.tls.alerts import alert
+from mtls_doctor.tlsversion import TLSVersion
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ROOT = "CN=Root CA,O=Example"
@@ -87,7 +88,7 @@ def handshake(**overrides: Any) -> HandshakeFacts:
         certificate_sent=True,
         certificate_requested=True,
         handshake_completed=True,
-        tls_version="TLSv1.3",
+        tls_version=TLSVersion.TLS1_3,
         acceptable_ca_names=(ROOT,),
         http=HttpAnswer(status=200, reason="OK", first_line="hello"),
     )

@@ -20,6 +20,7 @@ from mtls_doctor.model import Finding, HandshakeFacts, LoadProblem, Severity
 from mtls_doctor.probing import ProbeReport, report_from
 from mtls_doctor.rules.picker import PickerView, browser_picker
 from mtls_doctor.tls.target import Target
+from mtls_doctor.tlsversion import TLSVersion
 
 
 def load_sources(
@@ -82,7 +83,7 @@ def browser_view(
     loaded: LoadResult,
     *,
     timeout: float = 10.0,
-    tls_version: str | None = None,
+    tls_version: TLSVersion | None = None,
     now: datetime | None = None,
 ) -> BrowserView:
     """Probe ``target`` once without a certificate and run the picker over ``loaded``."""

@@ -53,6 +53,7 @@ from mtls_doctor.rules.identity import check_identity
 from mtls_doctor.rules.outcome import Outcome, outcome
 from mtls_doctor.rules.verdict import diagnose, make_verdict
 from mtls_doctor.tls.target import Target
+from mtls_doctor.tlsversion import TLSVersion
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -87,7 +88,7 @@ class CheckRequest:
     #: The server's client-CA bundle, when the user has it.
     ca_bundle: str | os.PathLike[str] | None = None
     timeout: float = 10.0
-    tls_version: str | None = None
+    tls_version: TLSVersion | None = None
     revocation: bool = True
     offline: bool = False
     crl_files: tuple[Path, ...] = ()

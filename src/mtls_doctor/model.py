@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from mtls_doctor.causes import NETWORK_CAUSES, Cause
+from mtls_doctor.tlsversion import TLSVersion
 
 if TYPE_CHECKING:
     from mtls_doctor.graph import IssuanceGraph
@@ -207,7 +208,7 @@ class HandshakeFacts:
     certificate_requested: bool
     #: The handshake reached Finished on our side.
     handshake_completed: bool
-    tls_version: str | None = None
+    tls_version: TLSVersion | None = None
     cipher: str | None = None
     #: Distinguished names from the CertificateRequest (RFC 4514).
     acceptable_ca_names: tuple[str, ...] = ()

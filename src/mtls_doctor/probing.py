@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from mtls_doctor.model import HandshakeFacts
 from mtls_doctor.rules.probe import ClientAuth, classify_client_auth
 from mtls_doctor.tls.target import Target
+from mtls_doctor.tlsversion import TLSVersion
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,7 +23,9 @@ class ProbeReport:
     handshakes: int = 1
 
 
-def probe(target: Target, *, timeout: float = 10.0, tls_version: str | None = None) -> ProbeReport:
+def probe(
+    target: Target, *, timeout: float = 10.0, tls_version: TLSVersion | None = None
+) -> ProbeReport:
     """Probe ``target`` without a client certificate (one handshake)."""
     from mtls_doctor.tls.client import handshake
 

@@ -19,6 +19,7 @@ from mtls_doctor.lab.server import (
 from mtls_doctor.probing import probe
 from mtls_doctor.rules.probe import ClientAuth
 from mtls_doctor.tls.target import parse_target
+from mtls_doctor.tlsversion import SELECTABLE, TLSVersion
 from tests.servers.hostile import closed_port, hostile_server
 
 ROOT_NAME = "CN=Lab Root CA,O=mtls-doctor lab"
@@ -41,14 +42,14 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("version", ["1.2", "1.3"])
+@pytest.mark.parametrize("version", list(SELECTABLE))
 @pytest.mark.parametrize("name", [c.name for c in LAB_SERVERS])
-def test_client_auth_and_ca_names(fleet: LabFleet, name: str, version: str) -> None:
+def test_client_auth_and_ca_names(fleet: LabFleet, name: str, version: TLSVersion) -> None:
     report = probe(parse_target(fleet.servers[name].target), timeout=5, tls_version=version)
     client_auth, names = EXPECTED[name]
     assert report.client_auth is client_auth, report.reason
     assert list(report.facts.acceptable_ca_names) == names
-    assert report.facts.tls_version == f"TLSv{version}"
+    assert report.facts.tls_version is version
     assert report.facts.certificate_requested is (client_auth is not ClientAuth.NOT_REQUESTED)
     assert report.handshakes == 1
     if report.facts.certificate_requested:
@@ -59,9 +60,9 @@ def test_client_auth_and_ca_names(fleet: LabFleet, name: str, version: str) -> N
 
 
 def test_required_evidence_names_the_alert_or_the_page(fleet: LabFleet) -> None:
-    tls12 = probe(parse_target(fleet.servers["strict"].target), tls_version="1.2")
+    tls12 = probe(parse_target(fleet.servers["strict"].target), tls_version=TLSVersion.TLS1_2)
     assert tls12.facts.alert_received is not None and tls12.facts.alert_received.code == 40
-    tls13 = probe(parse_target(fleet.servers["strict"].target), tls_version="1.3")
+    tls13 = probe(parse_target(fleet.servers["strict"].target), tls_version=TLSVersion.TLS1_3)
     assert tls13.facts.alert_received is not None and tls13.facts.alert_received.code == 116
     page = probe(parse_target(fleet.servers["nginx-like"].target))
     assert page.facts.http is not None and page.facts.http.status == 400
@@ -79,7 +80,7 @@ def test_advertised_names_that_disagree_with_trust(live_lab: LabPKI) -> None:
 def test_absurd_ca_list_is_capped_and_counted(live_lab: LabPKI) -> None:
     config = LabServerConfig(advertise=Advertise.TRUSTED, extra_ca_names=600)
     with LabServer(live_lab, config) as server:
-        report = probe(parse_target(server.target), tls_version="1.2")
+        report = probe(parse_target(server.target), tls_version=TLSVersion.TLS1_2)
     assert len(report.facts.acceptable_ca_names) == 256
     assert report.facts.ca_names_dropped == 601 - 256
     assert report.client_auth is ClientAuth.REQUIRED
@@ -110,9 +111,9 @@ def test_close_mid_handshake() -> None:
 
 
 def test_version_mismatch_alert_on_client_hello(live_lab: LabPKI) -> None:
-    with LabServer(live_lab, LabServerConfig(tls_versions=("1.3",))) as server:
+    with LabServer(live_lab, LabServerConfig(tls_versions=(TLSVersion.TLS1_3,))) as server:
         with pytest.raises(HandshakeError, match="protocol_version"):
-            probe(parse_target(server.target), tls_version="1.2", timeout=3)
+            probe(parse_target(server.target), tls_version=TLSVersion.TLS1_2, timeout=3)
 
 
 def test_server_that_breaks_off_before_asking_is_not_called_not_requested(
@@ -121,6 +122,6 @@ def test_server_that_breaks_off_before_asking_is_not_called_not_requested(
     # 4000 CA names are more than OpenSSL will put in one CertificateRequest: the
     # server aborts with internal_error after its ServerHello.
     with LabServer(live_lab, LabServerConfig(extra_ca_names=4000)) as server:
-        for version in ("1.2", "1.3"):
+        for version in SELECTABLE:
             with pytest.raises(HandshakeError, match="before asking for a client certificate"):
                 probe(parse_target(server.target), tls_version=version, timeout=5)

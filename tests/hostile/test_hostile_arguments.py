@@ -20,6 +20,7 @@ LONG_LABEL = "a" * 64
         (["--sni", LONG_LABEL], "not a valid host name"),
         (["--sni", "x." * 130 + "com"], "not a valid host name"),
         (["--connect-to", "a..b"], "--connect-to 'a..b'"),
+        (["--tls", "1.1"], "--tls: '1.1' is not one of 1.2, 1.3"),
     ],
 )
 @pytest.mark.parametrize("command", ["probe", "check"])

@@ -22,6 +22,7 @@ from mtls_doctor.serverconf.facts import BlockReport
 from mtls_doctor.serverconf.lint import lint_server
 from mtls_doctor.tls.client import ClientIdentity, handshake
 from mtls_doctor.tls.target import parse_target
+from mtls_doctor.tlsversion import TLSVersion
 from tests.servers.conftest import live_lab_all_crls, live_lab_haproxy_pem, servers
 from tests.servers.real import RunningServer
 
@@ -127,7 +128,7 @@ def present(
     lab: LabPKI,
     name: str | None,
     path: str = "/",
-    tls_version: str | None = None,
+    tls_version: TLSVersion | None = None,
 ) -> HandshakeFacts:
     """One connection with the project's TLS client, presenting lab identity ``name``."""
     identity = None

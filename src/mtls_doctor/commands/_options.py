@@ -124,6 +124,21 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_tls_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """--tls 1.2|1.3: pin the TLS version."""
+    from mtls_doctor.tlsversion import SELECTABLE, selectable
+
+    numbers = ",".join(version.number for version in SELECTABLE)
+
+    def tls_version(text: str) -> object:
+        try:
+            return selectable(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    parser.add_argument("--tls", type=tls_version, metavar=f"{{{numbers}}}", help=help_text)
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)

@@ -21,6 +21,7 @@ from mtls_doctor.commands._options import (
     add_password_arguments,
     add_store_argument,
     add_time_argument,
+    add_tls_argument,
     local_path,
     warn_days,
 )
@@ -59,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the server's client-CA bundle, if you have it",
     )
-    parser.add_argument("--tls", choices=("1.2", "1.3"), help="only this TLS version")
+    add_tls_argument(parser, "only this TLS version")
     revocation = parser.add_argument_group("revocation")
     revocation.add_argument(
         "--no-revocation", action="store_true", help="skip CRL and OCSP lookups"

@@ -24,6 +24,7 @@ from mtls_doctor.commands._options import (
     add_password_arguments,
     add_store_argument,
     add_time_argument,
+    add_tls_argument,
     local_path,
 )
 from mtls_doctor.ui import UI
@@ -50,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key", type=local_path, metavar="FILE", help="private key in a separate file"
     )
-    parser.add_argument("--tls", choices=("1.2", "1.3"), help="only this TLS version")
+    add_tls_argument(parser, "only this TLS version")
     add_network_arguments(parser)
     add_time_argument(parser)
     add_password_arguments(parser)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import argparse
 
-from mtls_doctor.commands._options import add_network_arguments, add_verbose_argument
+from mtls_doctor.commands._options import (
+    add_network_arguments,
+    add_tls_argument,
+    add_verbose_argument,
+)
 from mtls_doctor.ui import UI
 
 
@@ -23,9 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "imap://, ldap://, tls:// ...",
     )
     add_network_arguments(parser)
-    parser.add_argument(
-        "--tls", choices=("1.2", "1.3"), help="only this TLS version (default: the best)"
-    )
+    add_tls_argument(parser, "only this TLS version (default: the best)")
     add_verbose_argument(parser)
 
 

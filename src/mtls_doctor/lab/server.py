@@ -29,8 +29,9 @@ from OpenSSL import SSL, crypto
 
 from mtls_doctor.lab.pki import LabPKI, build_crl
 from mtls_doctor.rules.probe import ClientAuth
+from mtls_doctor.tlsversion import TLSVersion
 
-_VERSIONS = {"1.2": SSL.TLS1_2_VERSION, "1.3": SSL.TLS1_3_VERSION}
+_VERSIONS = {TLSVersion.TLS1_2: SSL.TLS1_2_VERSION, TLSVersion.TLS1_3: SSL.TLS1_3_VERSION}
 _IO_TIMEOUT = 5.0
 
 
@@ -58,7 +59,7 @@ class LabServerConfig:
     name: str = "strict"
     client_auth: ClientAuth = ClientAuth.REQUIRED
     advertise: Advertise = Advertise.TRUSTED
-    tls_versions: tuple[str, ...] = ("1.2", "1.3")
+    tls_versions: tuple[TLSVersion, ...] = (TLSVersion.TLS1_2, TLSVersion.TLS1_3)
     failure_style: FailureStyle = FailureStyle.ALERT
     #: Check the lab CRLs (root and intermediate).
     check_crl: bool = True
@@ -116,8 +117,8 @@ class LabServer:
     def _make_context(self) -> SSL.Context:
         cfg = self.config
         ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
-        ctx.set_min_proto_version(_VERSIONS[min(cfg.tls_versions)])
-        ctx.set_max_proto_version(_VERSIONS[max(cfg.tls_versions)])
+        ctx.set_min_proto_version(min(_VERSIONS[version] for version in cfg.tls_versions))
+        ctx.set_max_proto_version(max(_VERSIONS[version] for version in cfg.tls_versions))
         ctx.use_certificate_chain_file(str(self.pki.server_pem))
         ctx.use_privatekey_file(str(self.pki.server_key_file))
         # An HTTPS server says so by ALPN, as nginx and Apache do.

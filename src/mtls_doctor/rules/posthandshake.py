@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mtls_doctor.model import HandshakeFacts
+from mtls_doctor.tlsversion import TLSVersion
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,7 @@ class Note:
 def per_path_client_auth(facts: HandshakeFacts) -> Note | None:
     """The note when ``facts`` is a TLS 1.3 403 with no CertificateRequest, else None."""
     if (
-        facts.tls_version != "TLSv1.3"
+        facts.tls_version is not TLSVersion.TLS1_3
         or facts.certificate_requested
         or facts.http is None
         or facts.http.status != 403

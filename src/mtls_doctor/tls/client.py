@@ -37,11 +37,12 @@ from mtls_doctor.errors import (
 )
 from mtls_doctor.model import AppAnswer, CertFacts, HandshakeFacts, HttpAnswer
 from mtls_doctor.protocols.base import ConnectionEnded
-from mtls_doctor.tls.alerts import ALERT_NAMES, alert
+from mtls_doctor.tls.alerts import ALERT_NAMES, TLSAlert, alert
 from mtls_doctor.tls.keys import use_private_key
 from mtls_doctor.tls.target import Target
 from mtls_doctor.tls.tcp import Deadline, PlainStream, connect, name_a_silent_service
 from mtls_doctor.tls.wire import WireObserver, install
+from mtls_doctor.tlsversion import TLSVersion
 from mtls_doctor.x509facts import cert_facts
 
 #: How many CA names we report; the rest is counted, not listed.
@@ -53,11 +54,11 @@ TLS_GRACE = 1.0
 _NEW_SESSION_TICKET = 4
 #: Alerts that are no refusal (RFC 8446 6.1): close_notify, and user_canceled, which
 #: Java's JSSE sends before close_notify when it closes a connection it served.
-NOT_REFUSALS = frozenset({0, 90})
+NOT_REFUSALS = frozenset({TLSAlert.CLOSE_NOTIFY, TLSAlert.USER_CANCELED})
 #: How much of the server's first bytes is kept to name a service that is not TLS.
 _FIRST_BYTES = 512
 _TLS_RECORD_TYPES = {20, 21, 22, 23}
-_VERSIONS = {"1.2": SSL.TLS1_2_VERSION, "1.3": SSL.TLS1_3_VERSION}
+_VERSIONS = {TLSVersion.TLS1_2: SSL.TLS1_2_VERSION, TLSVersion.TLS1_3: SSL.TLS1_3_VERSION}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,7 +126,7 @@ class _Channel:
 
 
 def _context(
-    identity: ClientIdentity | None, tls_version: str | None, observer: WireObserver
+    identity: ClientIdentity | None, tls_version: TLSVersion | None, observer: WireObserver
 ) -> SSL.Context:
     ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
     # We diagnose the client certificate, not the server's: never fail on its chain.
@@ -133,8 +134,10 @@ def _context(
     # Security level 0: present even a weak client key, so the *server* says what it
     # thinks of it (our rules flag the weakness separately).
     ctx.set_cipher_list(b"DEFAULT:@SECLEVEL=0")
-    ctx.set_min_proto_version(_VERSIONS.get(tls_version or "", SSL.TLS1_VERSION))
-    if tls_version:
+    if tls_version is None:
+        ctx.set_min_proto_version(SSL.TLS1_VERSION)
+    else:
+        ctx.set_min_proto_version(_VERSIONS[tls_version])
         ctx.set_max_proto_version(_VERSIONS[tls_version])
     if identity is not None:
         ctx.use_certificate(identity.certificate)
@@ -178,7 +181,7 @@ def handshake(
     *,
     identity: ClientIdentity | None = None,
     timeout: float = 10.0,
-    tls_version: str | None = None,
+    tls_version: TLSVersion | None = None,
     send_request: bool = True,
     timeout_shown: float | None = None,
 ) -> HandshakeFacts:
@@ -268,7 +271,7 @@ def _converse(
     from mtls_doctor.protocols import session
 
     conn = channel.conn
-    tls13 = conn.get_protocol_version_name() == "TLSv1.3"
+    tls13 = TLSVersion.named(conn.get_protocol_version_name()) is TLSVersion.TLS1_3
     alpn = (conn.get_alpn_proto_negotiated() or b"").decode("ascii", "replace")
     plan = session.plan(target, alpn)
     failure = _await_verdict(channel, observer, tls13, tls_only=plan == "tls")
@@ -392,7 +395,7 @@ def _facts(
         certificate_sent=observer.certificate_sent,
         certificate_requested=observer.certificate_request is not None,
         handshake_completed=completed,
-        tls_version=version if version and version != "Unknown" else None,
+        tls_version=TLSVersion.named(version),
         cipher=conn.get_cipher_name() if completed else None,
         acceptable_ca_names=tuple(names[:MAX_CA_NAMES]),
         ca_names_dropped=max(0, len(names) - MAX_CA_NAMES),
