@@ -14,6 +14,7 @@ from mtls_doctor.causes import Cause
 from mtls_doctor.knowledge import KnowledgeError, explain, load_knowledge
 from mtls_doctor.knowledge.matcher import (
     Entry,
+    Scope,
     _entry,
     best_entry,
     find_alert,
@@ -125,8 +126,14 @@ def test_bad_data_is_refused() -> None:
         _entry({**good, "causes": ["not_a_cause"]}, "t.toml")
     with pytest.raises(KnowledgeError, match="next_step"):
         _entry({**good, "next_step": ""}, "t.toml")
-    with pytest.raises(KnowledgeError, match="scope"):
+    with pytest.raises(KnowledgeError, match="scope is 'somewhere', not one of 'client_cert"):
         _entry({**good, "scope": "somewhere"}, "t.toml")
+    for key, value in (("derive", "guess"), ("unknown_writer", "both")):
+        with pytest.raises(KnowledgeError, match=f"{key} is '{value}'"):
+            _entry({**good, key: value}, "t.toml")
+    with pytest.raises(KnowledgeError, match="if_server_wrote names a certificate"):
+        _entry({**good, "scope": "either", "if_server_wrote": "protocol"}, "t.toml")
+    assert _entry(good, "t.toml").scope is Scope.CLIENT_CERTIFICATE
     with pytest.raises(KnowledgeError, match="unknown field"):
         _entry({**good, "cuases": []}, "t.toml")
     without = {k: v for k, v in good.items() if k != "causes"}

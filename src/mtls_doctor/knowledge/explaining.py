@@ -22,6 +22,7 @@ from mtls_doctor.knowledge.matcher import (
     Entry,
     Knowledge,
     Reading,
+    Scope,
     VerifyError,
     load_knowledge,
     read_line,
@@ -52,7 +53,7 @@ class Match:
     count: int
     entry: Entry
     #: Whose certificate it is about (after the writer rules).
-    scope: str
+    scope: Scope
     causes: tuple[Cause, ...]
     said: str
     alert: Alert | None

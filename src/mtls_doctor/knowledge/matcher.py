@@ -21,9 +21,10 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from mtls_doctor.causes import Cause
 from mtls_doctor.knowledge.patterns import (
@@ -34,8 +35,39 @@ from mtls_doctor.knowledge.patterns import (
     needles,
 )
 
-#: Scopes: whose certificate a message is about.
-SCOPES = frozenset({"client_certificate", "server_certificate", "either", "protocol"})
+
+class Scope(StrEnum):
+    """Whose certificate a message is about (the JSON ``scope``)."""
+
+    CLIENT_CERTIFICATE = "client_certificate"
+    SERVER_CERTIFICATE = "server_certificate"
+    #: The same words are printed on both sides; a writer rule may settle which.
+    EITHER = "either"
+    #: Not about a certificate at all.
+    PROTOCOL = "protocol"
+
+    def other_side(self) -> Scope:
+        """The other party's certificate."""
+        if self is Scope.SERVER_CERTIFICATE:
+            return Scope.CLIENT_CERTIFICATE
+        return Scope.SERVER_CERTIFICATE
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class Writer(StrEnum):
+    """Which side of a connection printed a line."""
+
+    CLIENT = "client"
+    SERVER = "server"
+
+
+class Derive(StrEnum):
+    """What an entry reads from the line itself."""
+
+    ALERT = "alert"
+    VERIFY = "verify"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,12 +110,12 @@ class Entry:
     said: str
     meaning: str
     causes: tuple[Cause, ...] | None
-    derive: str | None
+    derive: Derive | None
     alert: int | None
-    scope: str
-    if_server_wrote: str | None
+    scope: Scope
+    if_server_wrote: Scope | None
     #: For ``either`` lines no writer rule recognises: assume this side wrote it.
-    unknown_writer: str | None
+    unknown_writer: Writer | None
     cannot_distinguish: str | None
     next_step: str
     reference: str
@@ -99,7 +131,7 @@ class Knowledge:
     verify_errors: tuple[VerifyError, ...]
     triggers: tuple[str, ...]
     #: (side, pattern) rules telling who wrote a line.
-    writers: tuple[tuple[str, str], ...]
+    writers: tuple[tuple[Writer, str], ...]
     #: Spellings made from each alert's number (templates).
     number_spellings: tuple[str, ...]
     _compiled: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -165,7 +197,7 @@ class Knowledge:
             compiled = self._compiled["verify"] = (pattern, by_text)
         return compiled
 
-    def writer_regexes(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    def writer_regexes(self) -> tuple[tuple[Writer, re.Pattern[str]], ...]:
         """The writer rules, compiled for lower-cased lines."""
         compiled = self._compiled.get("writers")
         if compiled is None:
@@ -197,24 +229,29 @@ def _text(item: Mapping[str, Any], key: str, where: str, *, default: str | None 
     return value
 
 
+def _member(kind: type[_E], value: Any, key: str, where: str) -> _E | None:
+    """``value`` as a member of ``kind`` (None stays None); else a KnowledgeError."""
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(repr(member.value) for member in kind)
+        raise KnowledgeError(f"{where}: {key} is {value!r}, not one of {choices}") from None
+
+
 def _entry(item: Mapping[str, Any], file: str) -> Entry:
     where = f"{file}: entry {item.get('id', '?')}"
     causes = item.get("causes")
-    scope = item.get("scope", "client_certificate")
-    if scope not in SCOPES:
-        raise KnowledgeError(f"{where}: unknown scope {scope!r}")
-    derive = item.get("derive")
-    if derive not in (None, "alert", "verify"):
-        raise KnowledgeError(f"{where}: derive must be 'alert' or 'verify'")
+    scope = _member(Scope, item.get("scope"), "scope", where) or Scope.CLIENT_CERTIFICATE
+    derive = _member(Derive, item.get("derive"), "derive", where)
     alert = item.get("alert")
     if causes is None and derive is None and alert is None:
         raise KnowledgeError(f"{where}: needs `causes`, `derive` or `alert`")
-    if_server = item.get("if_server_wrote")
-    if if_server not in (None, "client_certificate", "server_certificate"):
-        raise KnowledgeError(f"{where}: bad if_server_wrote {if_server!r}")
-    unknown_writer = item.get("unknown_writer")
-    if unknown_writer not in (None, "client", "server"):
-        raise KnowledgeError(f"{where}: unknown_writer must be 'client' or 'server'")
+    if_server = _member(Scope, item.get("if_server_wrote"), "if_server_wrote", where)
+    if if_server in (Scope.EITHER, Scope.PROTOCOL):
+        raise KnowledgeError(f"{where}: if_server_wrote names a certificate, not {if_server!r}")
+    unknown_writer = _member(Writer, item.get("unknown_writer"), "unknown_writer", where)
     unknown = set(item) - {
         "id", "source", "program", "layer", "pattern", "priority", "said", "meaning", "causes",
         "derive", "alert", "scope", "if_server_wrote", "unknown_writer", "cannot_distinguish",
@@ -260,7 +297,7 @@ def load_knowledge() -> Knowledge:
     alerts: dict[int, Alert] = {}
     verify_errors: list[VerifyError] = []
     triggers: tuple[str, ...] = ()
-    writers: tuple[tuple[str, str], ...] = ()
+    writers: tuple[tuple[Writer, str], ...] = ()
     number_spellings: tuple[str, ...] = ()
     names = sorted(
         item.name for item in resources.files(__package__).iterdir() if item.name.endswith(".toml")
@@ -294,7 +331,7 @@ def load_knowledge() -> Knowledge:
         if "triggers" in data:
             triggers = tuple(word.lower() for word in data["triggers"])
         if "writer" in data:
-            writers = tuple((w["side"], w["pattern"]) for w in data["writer"])
+            writers = tuple((Writer(w["side"]), w["pattern"]) for w in data["writer"])
     ids = [e.id for e in entries]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -365,17 +402,13 @@ def _verify_from(kb: Knowledge, found: re.Match[str], line: str) -> VerifyError 
     return find_verify_error(kb, line)
 
 
-def writer_of(kb: Knowledge, line: str) -> str | None:
-    """``server`` or ``client`` when a writer rule recognises the line."""
+def writer_of(kb: Knowledge, line: str) -> Writer | None:
+    """The side that printed the line, when a writer rule recognises it."""
     low = lowered(line)
     for side, regex in kb.writer_regexes():
         if regex.search(low):
             return side
     return None
-
-
-def _other(scope: str) -> str:
-    return "client_certificate" if scope == "server_certificate" else "server_certificate"
 
 
 def best_entry(
@@ -401,7 +434,7 @@ class Reading:
     #: Lines that say the same thing share a key (entry, wording, alert, error, side).
     key: tuple[Any, ...]
     entry: Entry
-    scope: str
+    scope: Scope
     causes: tuple[Cause, ...]
     said: str
     alert: Alert | None
@@ -419,23 +452,23 @@ def read_line(kb: Knowledge, line: str) -> Reading | None:
     verify: VerifyError | None = None
     if entry.alert is not None:
         alert = kb.alerts[entry.alert]
-    elif entry.derive == "alert":
+    elif entry.derive is Derive.ALERT:
         alert = _alert_from(kb, found, line)
-    elif entry.derive == "verify":
+    elif entry.derive is Derive.VERIFY:
         verify = _verify_from(kb, found, line)
     scope = entry.scope
     notes: list[str] = []
-    if scope == "either" and entry.if_server_wrote is not None:
+    if scope is Scope.EITHER and entry.if_server_wrote is not None:
         writer = writer_of(kb, line) or entry.unknown_writer
-        if writer == "server":
+        if writer is Writer.SERVER:
             scope = entry.if_server_wrote
-        elif writer == "client":
-            scope = _other(entry.if_server_wrote)
+        elif writer is Writer.CLIENT:
+            scope = entry.if_server_wrote.other_side()
     if entry.cannot_distinguish:
         notes.append(entry.cannot_distinguish)
-    if scope in ("server_certificate", "protocol"):
+    if scope in (Scope.SERVER_CERTIFICATE, Scope.PROTOCOL):
         causes: tuple[Cause, ...] = ()
-    elif alert is not None and (entry.causes is None or entry.derive == "alert"):
+    elif alert is not None and (entry.causes is None or entry.derive is Derive.ALERT):
         causes = alert.causes
         if alert.cannot_distinguish:
             notes.append(alert.cannot_distinguish)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from rich.markup import escape
 
 from mtls_doctor.causes import CATALOGUE
+from mtls_doctor.knowledge.matcher import Scope
 from mtls_doctor.terminal import untrusted
 
 if TYPE_CHECKING:
@@ -14,12 +15,24 @@ if TYPE_CHECKING:
 
     from mtls_doctor.knowledge import Explanation, Match
 
-_SCOPE_NOTE = {
-    "server_certificate": "[yellow]This is about the server's certificate, not yours.[/]",
-    "protocol": "[yellow]This is not about a certificate.[/]",
-    "either": "[dim]The same words are printed on both sides of a connection; "
-    "the causes assume a client printed it about its own certificate.[/]",
-}
+
+def _scope_note(scope: Scope) -> str | None:
+    """What to say about whose certificate the message is about (nothing: yours)."""
+    match scope:
+        case Scope.CLIENT_CERTIFICATE:
+            return None
+        case Scope.SERVER_CERTIFICATE:
+            return "[yellow]This is about the server's certificate, not yours.[/]"
+        case Scope.PROTOCOL:
+            return "[yellow]This is not about a certificate.[/]"
+        case Scope.EITHER:
+            return (
+                "[dim]The same words are printed on both sides of a connection; "
+                "the causes assume a client printed it about its own certificate.[/]"
+            )
+        case _:
+            assert_never(scope)
+
 
 _MAX_TEXT = 300
 
@@ -45,8 +58,9 @@ def match_block(console: Console, match: Match) -> None:
     console.print(f"  [dim]“{untrusted(_shorten(match.text))}”[/]")
     console.print(f"  [bold]Said[/]       {escape(match.said)}")
     console.print(f"  [bold]Meaning[/]    {escape(entry.meaning)}")
-    if match.scope in _SCOPE_NOTE:
-        console.print(f"             {_SCOPE_NOTE[match.scope]}")
+    note = _scope_note(match.scope)
+    if note is not None:
+        console.print(f"             {note}")
     if match.causes:
         first, *rest = match.causes
         console.print(f"  [bold]Causes[/]     [red]{first}[/] — {escape(CATALOGUE[first].title)}")
