@@ -12,11 +12,13 @@ as evidence of a rotation.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 from cryptography import x509
 
 from mtls_doctor.bundle import LoadedIdentity
+from mtls_doctor.deadline import Deadline
 from mtls_doctor.errors import FetchError
 from mtls_doctor.graph import Node, Source
 from mtls_doctor.graphbuild import GraphBuilder
@@ -28,7 +30,65 @@ MAX_AIA_FETCHES = 4
 AIA_TIMEOUT = 5.0
 AIA_MAX_BYTES = 256 * 1024
 
+#: AIA downloads must not eat the whole --timeout: they get half of the time left
+#: (a handshake may still follow), at most AIA_TIMEOUT.
+AIA_SHARE = 0.5
+#: caIssuers URLs downloaded at once for the identities of a folder.
+MAX_PREFETCH = 16
+
 Fetcher = Callable[[str], bytes]
+
+
+@dataclass
+class CaIssuers:
+    """One run's caIssuers downloads: each URL once, all within one shared budget."""
+
+    #: The run's clock; downloads get a share of what is left of it.
+    run_deadline: Deadline
+    #: Answers by URL (several identities often share an issuer).
+    downloads: dict[str, bytes | FetchError] = field(default_factory=dict)
+    _budget: Deadline | None = None
+
+    def budget(self) -> Deadline:
+        """Part of the run's time left, at most AIA_TIMEOUT (fixed at the first download)."""
+        if self._budget is None:
+            self._budget = self.run_deadline.share(AIA_SHARE, AIA_TIMEOUT)
+        return self._budget
+
+    def _download(self, url: str) -> bytes | FetchError:
+        from mtls_doctor.fetch import fetch
+
+        try:
+            return fetch(url, deadline=self.budget(), max_bytes=AIA_MAX_BYTES)
+        except FetchError as exc:
+            return exc
+
+    def fetch(self, url: str) -> bytes:
+        """One caIssuers download (a :data:`Fetcher`), once per run."""
+        if url not in self.downloads:
+            self.downloads[url] = self._download(url)
+        found = self.downloads[url]
+        if isinstance(found, FetchError):
+            raise found
+        return found
+
+    def prefetch(self, leaves: Sequence[x509.Certificate]) -> None:
+        """Download the caIssuers of several leaves at once, not one after another."""
+        from mtls_doctor.deadline import run_before
+        from mtls_doctor.x509facts import cert_facts
+
+        urls = list(
+            dict.fromkeys(
+                url
+                for leaf in leaves
+                for url in cert_facts(leaf).ca_issuer_urls[:2]
+                if url not in self.downloads
+            )
+        )[:MAX_PREFETCH]
+        tasks = [partial(self._download, url) for url in urls]
+        for url, done in zip(urls, run_before(self.budget(), tasks), strict=True):
+            if done.finished and done.error is None and done.value is not None:
+                self.downloads[url] = done.value
 
 
 @dataclass(frozen=True, slots=True)

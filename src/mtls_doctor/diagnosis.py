@@ -16,10 +16,8 @@ Handshake budget: 1 when the certificate is accepted, at most 2 otherwise.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +29,6 @@ from mtls_doctor.errors import (
     BundleLoadError,
     ConnectError,
     ConnectTimeout,
-    FetchError,
     InputError,
     NetworkError,
     NotTLSError,
@@ -58,7 +55,7 @@ from mtls_doctor.tlsversion import TLSVersion
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from mtls_doctor.chainbuild import BuiltChain
+    from mtls_doctor.chainbuild import BuiltChain, CaIssuers
 
 #: The network failures that become a verdict (CONTRACT.md: exit 3).
 NETWORK_VERDICTS: dict[type[NetworkError], Cause] = {
@@ -66,11 +63,6 @@ NETWORK_VERDICTS: dict[type[NetworkError], Cause] = {
     ConnectTimeout: Cause.TIMEOUT,
     NotTLSError: Cause.NOT_TLS,
 }
-#: AIA downloads must not eat the whole --timeout: they get half of the time left
-#: (a handshake may still follow), at most chainbuild.AIA_TIMEOUT.
-AIA_SHARE = 0.5
-#: caIssuers URLs downloaded at once for the identities of a folder.
-MAX_PREFETCH = 16
 #: A server's client-CA bundle: even a whole public trust store is well under this.
 CA_BUNDLE_MAX_BYTES = 16 * 1024 * 1024
 
@@ -135,13 +127,15 @@ class _Checker:
     without_certificate: HandshakeFacts | None = None
     #: The run's one clock: every network step ends by it (--timeout means the whole run).
     deadline: Deadline = field(init=False)
-    #: AIA downloads of this run by URL (several identities often share an issuer).
-    downloads: dict[str, bytes | FetchError] = field(default_factory=dict)
-    aia_deadline: Deadline | None = None
+    #: This run's caIssuers downloads (None: offline).
+    ca_issuers: CaIssuers | None = field(init=False)
 
     def __post_init__(self) -> None:
+        from mtls_doctor.chainbuild import CaIssuers
+
         self.now = self.request.now or datetime.now(UTC)
         self.deadline = Deadline(self.request.timeout)
+        self.ca_issuers = None if self.request.offline else CaIssuers(self.deadline)
 
     # ------------------------------------------------------------------ gather
 
@@ -216,54 +210,8 @@ class _Checker:
             item,
             directory_cas=self.directory_cas,
             ca_bundle=self.ca_bundle,
-            fetcher=self.fetch_aia if download and not self.request.offline else None,
+            fetcher=self.ca_issuers.fetch if download and self.ca_issuers else None,
         )
-
-    def _aia_budget(self) -> Deadline:
-        """AIA downloads share one budget: part of the run's time left, at most AIA_TIMEOUT."""
-        from mtls_doctor.chainbuild import AIA_TIMEOUT
-
-        if self.aia_deadline is None:
-            self.aia_deadline = self.deadline.share(AIA_SHARE, AIA_TIMEOUT)
-        return self.aia_deadline
-
-    def _download_aia(self, url: str) -> bytes | FetchError:
-        from mtls_doctor.chainbuild import AIA_MAX_BYTES
-        from mtls_doctor.fetch import fetch
-
-        try:
-            return fetch(url, deadline=self._aia_budget(), max_bytes=AIA_MAX_BYTES)
-        except FetchError as exc:
-            return exc
-
-    def fetch_aia(self, url: str) -> bytes:
-        """One caIssuers download, once per run."""
-        if url not in self.downloads:
-            self.downloads[url] = self._download_aia(url)
-        found = self.downloads[url]
-        if isinstance(found, FetchError):
-            raise found
-        return found
-
-    def prefetch_aia(self, items: Sequence[LoadedIdentity]) -> None:
-        """Download the caIssuers of several identities at once, not one after another."""
-        if self.request.offline:
-            return
-        from mtls_doctor.deadline import run_before
-        from mtls_doctor.x509facts import cert_facts
-
-        urls = list(
-            dict.fromkeys(
-                url
-                for item in items
-                for url in cert_facts(item.certificate).ca_issuer_urls[:2]
-                if url not in self.downloads
-            )
-        )[:MAX_PREFETCH]
-        tasks = [partial(self._download_aia, url) for url in urls]
-        for url, done in zip(urls, run_before(self._aia_budget(), tasks), strict=True):
-            if done.finished and done.error is None and done.value is not None:
-                self.downloads[url] = done.value
 
     def revocation(self, item: LoadedIdentity, chain: BuiltChain) -> tuple[RevocationFacts, ...]:
         """CRL / OCSP status of the leaf and its intermediates, when wanted."""
@@ -352,7 +300,8 @@ class _Checker:
         refused = outcome(attempt) in (Outcome.REFUSED, Outcome.APP_REFUSED)
         if refused and attempt.certificate_requested:
             others = [item for item in self.identities if item is not primary]
-            self.prefetch_aia(others)
+            if self.ca_issuers is not None:
+                self.ca_issuers.prefetch([item.certificate for item in others])
             fitting = [item for item in others if self.fits(item, attempt)]
             if fitting:
                 better = fitting[0]
