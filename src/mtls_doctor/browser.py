@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mtls_doctor.bundle import LoadedIdentity, LoadResult, PasswordSource, no_password
 from mtls_doctor.errors import InputError
-from mtls_doctor.model import Finding, HandshakeFacts, LoadProblem, Severity
+from mtls_doctor.model import Finding, FindingCode, HandshakeFacts, LoadProblem, Severity
 from mtls_doctor.probing import ProbeReport, report_from
 from mtls_doctor.rules.picker import PickerView, browser_picker
 from mtls_doctor.tls.target import Target
@@ -119,7 +119,7 @@ def picker_findings(
     candidate = best_candidate(view)
     if candidate is None:
         note = Finding(
-            code="store_empty",
+            code=FindingCode.STORE_EMPTY,
             severity=Severity.INFO,
             message="The store holds no client identity: a browser using it sends no certificate.",
         )
@@ -132,7 +132,7 @@ def picker_findings(
         others = [c.identity.source for c in view.offered[1:]]
         more = f"; it also offers {', '.join(others)}" if others else ""
         note = Finding(
-            code="browser_sends",
+            code=FindingCode.BROWSER_SENDS,
             severity=Severity.INFO,
             message=f"Chromium would send {source} for this server (first of "
             f"{len(view.offered)} offered{more}).",
@@ -140,7 +140,7 @@ def picker_findings(
         return item, (note,)
     why = "; ".join(REASON_TEXT[r][0] for r in candidate.reasons)
     note = Finding(
-        code="browser_offers_nothing",
+        code=FindingCode.BROWSER_OFFERS_NOTHING,
         severity=Severity.ERROR,
         message="Chromium would offer no identity for this server: no certificate-selection "
         "prompt appears, no certificate is sent, and the server answers as if none were "

@@ -39,6 +39,7 @@ from mtls_doctor.model import (
     Diagnosis,
     DiagnosisFacts,
     Finding,
+    FindingCode,
     HandshakeFacts,
     RevocationFacts,
     Severity,
@@ -397,7 +398,7 @@ class _Checker:
             )
         )
         note = Finding(
-            code="identity_chosen",
+            code=FindingCode.IDENTITY_CHOSEN,
             severity=Severity.INFO,
             message=f"{rejected.facts.source} was refused ({answer(first)}); "
             f"{chosen.facts.source} ({chosen.facts.certificate.subject}) is the identity to use "

@@ -40,11 +40,59 @@ class Severity(StrEnum):
     INFO = "info"
 
 
+class FindingCode(StrEnum):
+    """The stable codes of findings that are not a verdict cause (JSON ``findings[].code``).
+
+    A finding that explains a rejection carries its :class:`Cause` as its code;
+    lint-server's codes are its rule table's (``rules/serverconf/table.py``).
+    """
+
+    # The identity itself (inspect, check, watch).
+    EXPIRING_SOON = "expiring_soon"
+    EXPIRES_CRITICAL = "expires_critical"
+    EKU_LACKS_CLIENT_AUTH = "eku_lacks_client_auth"
+    KU_LACKS_DIGITAL_SIGNATURE = "ku_lacks_digital_signature"
+    NOT_FOR_CLIENT_AUTH = "not_for_client_auth"
+    WEAK_KEY = "weak_key"
+    DSA_KEY = "dsa_key"
+    WEAK_SIGNATURE = "weak_signature"
+    CA_CERTIFICATE_AS_LEAF = "ca_certificate_as_leaf"
+    # The chain the identity carries, and the path to a trusted CA.
+    CHAIN_INCOMPLETE = "chain_incomplete"
+    CHAIN_UNRELATED_CERTIFICATE = "chain_unrelated_certificate"
+    CHAIN_OUT_OF_ORDER = "chain_out_of_order"
+    CHAIN_CERTIFICATE_EXPIRED = "chain_certificate_expired"
+    CHAIN_CERTIFICATE_NOT_YET_VALID = "chain_certificate_not_yet_valid"
+    ISSUER_KEY_DIFFERS = "issuer_key_differs"
+    ISSUER_UNAVAILABLE = "issuer_unavailable"
+    AIA_FETCH_FAILED = "aia_fetch_failed"
+    CA_BUNDLE_TRUSTS = "ca_bundle_trusts"
+    NO_CA_NAMES_LISTED = "no_ca_names_listed"
+    # Revocation.
+    REVOCATION_UNKNOWN = "revocation_unknown"
+    REVOCATION_NOT_CHECKED = "revocation_not_checked"
+    # Choosing among several identities; what a browser would offer.
+    BETTER_IDENTITY_AVAILABLE = "better_identity_available"
+    IDENTITY_CHOSEN = "identity_chosen"
+    STORE_EMPTY = "store_empty"
+    BROWSER_SENDS = "browser_sends"
+    BROWSER_OFFERS_NOTHING = "browser_offers_nothing"
+    # watch: issuing CAs against the servers that must accept them.
+    IDENTITIES_NOT_ACCEPTED = "identities_not_accepted"
+    ISSUING_CA_NOT_ACCEPTED = "issuing_ca_not_accepted"
+    ISSUING_CA_NOT_ADVERTISED = "issuing_ca_not_advertised"
+    ISSUING_CA_UNCONFIRMED = "issuing_ca_unconfirmed"
+    ISSUING_CA_KEY_UNCONFIRMED = "issuing_ca_key_unconfirmed"
+    OLD_ISSUING_CA_STILL_TRUSTED = "old_issuing_ca_still_trusted"
+    TRUST_ENDS_BEFORE_IDENTITIES = "trust_ends_before_identities"
+    SERVER_UNREACHABLE = "server_unreachable"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
     """One thing a rule noticed, in words a person understands."""
 
-    #: Stable machine code, e.g. ``certificate_expired`` or ``chain_out_of_order``.
+    #: Stable machine code: a :class:`Cause`, a :class:`FindingCode`, or a lint rule's.
     code: str
     severity: Severity
     #: One or two sentences, specific to the facts (names, dates, numbers).

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from mtls_doctor.model import CertFacts, Severity
+from mtls_doctor.rules.probe import ClientAuth
 from mtls_doctor.watch.drift import (
     identity_status,
     issuing_cas,
@@ -47,7 +48,7 @@ def config_server(name: str, *trusted: CertFacts) -> ServerView:
     return ServerView(
         name=name,
         source="config",
-        client_auth="required",
+        client_auth=ClientAuth.REQUIRED,
         advertised=tuple(c.subject for c in trusted),
         trusted=trusted,
     )
@@ -157,11 +158,13 @@ def test_new_issuing_ca_not_accepted_yet_and_old_ca_still_trusted() -> None:
 
 def test_probe_names_only_is_unconfirmed_and_a_handshake_settles_it() -> None:
     ca_ = issuing()
-    named = ServerView(name="a:443", source="probe", client_auth="required", advertised=(ROOT,))
+    named = ServerView(
+        name="a:443", source="probe", client_auth=ClientAuth.REQUIRED, advertised=(ROOT,)
+    )
     refused = ServerView(
         name="b:443",
         source="probe",
-        client_auth="required",
+        client_auth=ClientAuth.REQUIRED,
         advertised=(ROOT,),
         handshakes=(
             Handshake(ca=0, identity="alice.p12", accepted=False, evidence="TLS alert 48"),
@@ -170,12 +173,12 @@ def test_probe_names_only_is_unconfirmed_and_a_handshake_settles_it() -> None:
     accepted = ServerView(
         name="c:443",
         source="probe",
-        client_auth="optional",
+        client_auth=ClientAuth.OPTIONAL,
         advertised=(),
         handshakes=(Handshake(ca=0, identity="alice.p12", accepted=True, evidence="HTTP 200"),),
     )
     elsewhere = ServerView(
-        name="d:443", source="probe", client_auth="required", advertised=("CN=Other",)
+        name="d:443", source="probe", client_auth=ClientAuth.REQUIRED, advertised=("CN=Other",)
     )
     down = ServerView(name="e:443", source="probe", client_auth=None, error="connection refused")
     facts = WatchFacts(

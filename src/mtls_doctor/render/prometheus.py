@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
+from mtls_doctor.rules.probe import ClientAuth
 from mtls_doctor.watch.facts import Acceptance, WatchReport
 
 #: The RDNs x509-certificate-exporter turns into labels, by label suffix.
@@ -42,7 +43,7 @@ CERT_LABELS = (
     "authority_key_id",
 )
 #: ``mtls_server_client_auth`` values.
-CLIENT_AUTH_VALUES = {"not_requested": 0, "optional": 1, "required": 2}
+CLIENT_AUTH_VALUES = {ClientAuth.NOT_REQUESTED: 0, ClientAuth.OPTIONAL: 1, ClientAuth.REQUIRED: 2}
 
 
 @lru_cache(maxsize=4096)

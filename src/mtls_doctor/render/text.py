@@ -9,6 +9,7 @@ from mtls_doctor.model import (
     CertFacts,
     Diagnosis,
     Finding,
+    FindingCode,
     HandshakeFacts,
     IdentityReport,
     InspectReport,
@@ -203,7 +204,9 @@ def diagnosis(console: Console, item: Diagnosis, target: str) -> None:
     for line in _evidence_lines(item, target):
         hanging(console, "  • ", line)
     shown = [
-        f for f in item.findings if f.severity is not Severity.INFO or f.code != "chain_incomplete"
+        f
+        for f in item.findings
+        if f.severity is not Severity.INFO or f.code != FindingCode.CHAIN_INCOMPLETE
     ]
     if shown:
         console.print()

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import assert_never
 
 from mtls_doctor.causes import Cause
-from mtls_doctor.model import ChainFacts, Finding, IdentityFacts, Severity
+from mtls_doctor.model import ChainFacts, Finding, FindingCode, IdentityFacts, Severity
 from mtls_doctor.rules.walk import End, reaches_trust
 
 
@@ -146,7 +146,7 @@ def check_chain_against_server(
         if chain.same_name_other_key:
             findings.append(
                 Finding(
-                    code="issuer_key_differs",
+                    code=FindingCode.ISSUER_KEY_DIFFERS,
                     severity=Severity.ERROR,
                     cause=Cause.ISSUER_ROTATED,
                     message="A CA certificate named "
@@ -156,7 +156,7 @@ def check_chain_against_server(
             )
     findings.extend(
         Finding(
-            code="aia_fetch_failed",
+            code=FindingCode.AIA_FETCH_FAILED,
             severity=Severity.INFO,
             message=f"Could not fetch an issuer certificate: {failure}.",
         )
@@ -170,7 +170,7 @@ def _bundle_findings(bundle: BundleTrust) -> list[Finding]:
         case Trust.TRUSTED:
             return [
                 Finding(
-                    code="ca_bundle_trusts",
+                    code=FindingCode.CA_BUNDLE_TRUSTS,
                     severity=Severity.INFO,
                     message=f"The chain reaches {bundle.anchor}, which the given client-CA "
                     "bundle holds, through certificates the client sends.",
@@ -190,7 +190,7 @@ def _bundle_findings(bundle: BundleTrust) -> list[Finding]:
         case Trust.ROTATED:
             return [
                 Finding(
-                    code="issuer_key_differs",
+                    code=FindingCode.ISSUER_KEY_DIFFERS,
                     severity=Severity.ERROR,
                     cause=Cause.ISSUER_ROTATED,
                     message=f"The chain names {bundle.rotated_name} as issuer, and the given "
@@ -211,7 +211,7 @@ def _bundle_findings(bundle: BundleTrust) -> list[Finding]:
         case Trust.UNDETERMINED:
             return [
                 Finding(
-                    code="issuer_unavailable",
+                    code=FindingCode.ISSUER_UNAVAILABLE,
                     severity=Severity.WARNING,
                     message=f"The certificate of {bundle.top_issuer}, issuer of {bundle.top}, "
                     "is not available here (not sent, not beside the identity, no caIssuers "
@@ -230,7 +230,7 @@ def _names_findings(
         case Reach.UNKNOWN:
             return [
                 Finding(
-                    code="no_ca_names_listed",
+                    code=FindingCode.NO_CA_NAMES_LISTED,
                     severity=Severity.INFO,
                     message="The server did not list which CAs it accepts (an empty list means "
                     "any CA it trusts), so the issuer cannot be compared with its list.",

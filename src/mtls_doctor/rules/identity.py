@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from mtls_doctor.causes import Cause
 from mtls_doctor.defaults import DEFAULT_WARN_DAYS
-from mtls_doctor.model import CertFacts, Finding, IdentityFacts, Severity
+from mtls_doctor.model import CertFacts, Finding, FindingCode, IdentityFacts, Severity
 
 #: EKU values that permit TLS client authentication (RFC 5280 4.2.1.12).
 _CLIENT_AUTH_EKUS = frozenset({"clientAuth", "anyExtendedKeyUsage"})
@@ -66,7 +66,7 @@ def check_validity(cert: CertFacts, now: datetime, warn_days: int) -> list[Findi
         left = days_left(cert, now)
         return [
             Finding(
-                code="expiring_soon",
+                code=FindingCode.EXPIRING_SOON,
                 severity=Severity.WARNING,
                 message=f"The certificate expires on {_fmt(cert.not_after)}, in {left} "
                 f"day{'s' if left != 1 else ''}: renew it now.",
@@ -82,7 +82,7 @@ def check_usage(cert: CertFacts) -> list[Finding]:
     if eku is not None and not _CLIENT_AUTH_EKUS.intersection(eku):
         findings.append(
             Finding(
-                code="eku_lacks_client_auth",
+                code=FindingCode.EKU_LACKS_CLIENT_AUTH,
                 severity=Severity.ERROR,
                 cause=Cause.WRONG_KEY_USAGE,
                 message="Extended key usage is "
@@ -93,7 +93,7 @@ def check_usage(cert: CertFacts) -> list[Finding]:
     if not key_usage_allows_signing(cert):
         findings.append(
             Finding(
-                code="ku_lacks_digital_signature",
+                code=FindingCode.KU_LACKS_DIGITAL_SIGNATURE,
                 severity=Severity.ERROR,
                 cause=Cause.WRONG_KEY_USAGE,
                 message=f"Key usage is {', '.join(cert.key_usage or ()) or '(empty)'}, "
@@ -110,7 +110,7 @@ def check_key_strength(cert: CertFacts) -> list[Finding]:
         if cert.key_bits < MIN_RSA_BITS:
             findings.append(
                 Finding(
-                    code="weak_key",
+                    code=FindingCode.WEAK_KEY,
                     severity=Severity.ERROR,
                     cause=Cause.UNSUPPORTED_KEY,
                     message=f"{cert.key_type} {cert.key_bits}-bit key: servers built on "
@@ -120,7 +120,7 @@ def check_key_strength(cert: CertFacts) -> list[Finding]:
     if cert.key_type == "DSA":
         findings.append(
             Finding(
-                code="dsa_key",
+                code=FindingCode.DSA_KEY,
                 severity=Severity.ERROR,
                 cause=Cause.UNSUPPORTED_KEY,
                 message="DSA keys cannot be used with TLS 1.3 and most servers refuse them.",
@@ -129,7 +129,7 @@ def check_key_strength(cert: CertFacts) -> list[Finding]:
     if cert.signature_hash in ("sha1", "md5") and not cert.self_signed:
         findings.append(
             Finding(
-                code="weak_signature",
+                code=FindingCode.WEAK_SIGNATURE,
                 severity=Severity.WARNING,
                 cause=Cause.UNSUPPORTED_KEY,
                 message=f"Signed with {cert.signature_algorithm}: OpenSSL 3 servers at "
@@ -174,7 +174,7 @@ def check_chain(identity: IdentityFacts) -> list[Finding]:
                 # OpenSSL-based servers (nginx, Apache, HAProxy, s_server) accept a
                 # CA:TRUE leaf, and `openssl req -x509` makes one by default: a
                 # warning, never the blocking cause.
-                code="ca_certificate_as_leaf",
+                code=FindingCode.CA_CERTIFICATE_AS_LEAF,
                 severity=Severity.WARNING,
                 message="This is a CA certificate (basicConstraints CA:TRUE) used as a client "
                 "identity: OpenSSL-based servers accept it, but some policies refuse one; a "
@@ -195,10 +195,12 @@ def check_chain(identity: IdentityFacts) -> list[Finding]:
     else:
         message = ""
     if message:
-        findings.append(Finding(code="chain_incomplete", severity=Severity.INFO, message=message))
+        findings.append(
+            Finding(code=FindingCode.CHAIN_INCOMPLETE, severity=Severity.INFO, message=message)
+        )
     findings.extend(
         Finding(
-            code="chain_unrelated_certificate",
+            code=FindingCode.CHAIN_UNRELATED_CERTIFICATE,
             severity=Severity.WARNING,
             message=f"The bundle holds a certificate that is not on the leaf's issuing "
             f"path: {extra.subject}.",
@@ -208,7 +210,7 @@ def check_chain(identity: IdentityFacts) -> list[Finding]:
     if identity.bundle_in_order is False:
         findings.append(
             Finding(
-                code="chain_out_of_order",
+                code=FindingCode.CHAIN_OUT_OF_ORDER,
                 severity=Severity.WARNING,
                 message="The bundle's certificates are not in order (leaf first, then each "
                 "issuer): TLS 1.2 requires that order and some clients send it as is.",
@@ -238,7 +240,7 @@ def _chain_cert_validity(ca: CertFacts, now: datetime) -> list[Finding]:
     if now > ca.not_after:
         return [
             Finding(
-                code="chain_certificate_expired",
+                code=FindingCode.CHAIN_CERTIFICATE_EXPIRED,
                 severity=Severity.ERROR,
                 cause=Cause.CERTIFICATE_EXPIRED,
                 message=f"The CA certificate {ca.subject} in the bundle expired on "
@@ -248,7 +250,7 @@ def _chain_cert_validity(ca: CertFacts, now: datetime) -> list[Finding]:
     if now < ca.not_before:
         return [
             Finding(
-                code="chain_certificate_not_yet_valid",
+                code=FindingCode.CHAIN_CERTIFICATE_NOT_YET_VALID,
                 severity=Severity.ERROR,
                 cause=Cause.CERTIFICATE_NOT_YET_VALID,
                 message=f"The CA certificate {ca.subject} in the bundle is valid only from "

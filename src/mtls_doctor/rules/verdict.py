@@ -27,6 +27,7 @@ from mtls_doctor.defaults import DEFAULT_WARN_DAYS
 from mtls_doctor.model import (
     DiagnosisFacts,
     Finding,
+    FindingCode,
     HandshakeFacts,
     RevocationStatus,
     Severity,
@@ -193,7 +194,7 @@ def diagnose(
             findings.extend(chain_findings)
     findings.extend(
         Finding(
-            code="better_identity_available",
+            code=FindingCode.BETTER_IDENTITY_AVAILABLE,
             severity=Severity.INFO,
             message=f"{alt.identity.source} ({alt.identity.certificate.subject}) fits "
             "this server" + (" and was accepted." if alt.accepted else "."),
@@ -222,7 +223,7 @@ def _revocation_findings(facts: DiagnosisFacts) -> list[Finding]:
         elif item.status is RevocationStatus.UNKNOWN:
             out.append(
                 Finding(
-                    code="revocation_unknown",
+                    code=FindingCode.REVOCATION_UNKNOWN,
                     severity=Severity.WARNING,
                     message=f"Revocation status{about} could not be established: {item.detail}.",
                 )
@@ -230,7 +231,7 @@ def _revocation_findings(facts: DiagnosisFacts) -> list[Finding]:
         elif item.status is RevocationStatus.SKIPPED and item.detail != "offline":
             out.append(
                 Finding(
-                    code="revocation_not_checked",
+                    code=FindingCode.REVOCATION_NOT_CHECKED,
                     severity=Severity.INFO,
                     message=f"Revocation{about} was not checked: {item.detail}.",
                 )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from mtls_doctor.causes import Cause
 from mtls_doctor.model import CertFacts, Finding, Severity, Verdict
+from mtls_doctor.rules.probe import ClientAuth
 
 if TYPE_CHECKING:
     from mtls_doctor.graph import IssuanceGraph
@@ -40,11 +41,11 @@ class VerifyMode(StrEnum):
     NONE = "none"
 
     @property
-    def client_auth(self) -> str:
+    def client_auth(self) -> ClientAuth:
         """The contract's ``client_auth`` value."""
         if self is VerifyMode.REQUIRED:
-            return "required"
-        return "not_requested" if self is VerifyMode.NONE else "optional"
+            return ClientAuth.REQUIRED
+        return ClientAuth.NOT_REQUESTED if self is VerifyMode.NONE else ClientAuth.OPTIONAL
 
 
 class FileRole(StrEnum):

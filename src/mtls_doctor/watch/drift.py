@@ -17,8 +17,9 @@ from datetime import datetime
 
 from mtls_doctor.causes import Cause
 from mtls_doctor.graph import IssuanceGraph
-from mtls_doctor.model import CertFacts, Finding, IdentityFacts, Severity
+from mtls_doctor.model import CertFacts, Finding, FindingCode, IdentityFacts, Severity
 from mtls_doctor.rules.identity import days_left
+from mtls_doctor.rules.probe import ClientAuth
 from mtls_doctor.rules.walk import End, reaches_trust
 from mtls_doctor.watch.facts import (
     Acceptance,
@@ -82,7 +83,7 @@ def identity_status(
         state = "critical"
         findings.append(
             Finding(
-                code="expires_critical",
+                code=FindingCode.EXPIRES_CRITICAL,
                 severity=Severity.ERROR,
                 message=f"Expires on {when}, in {left} day{'s' if left != 1 else ''}: "
                 "renew it now.",
@@ -92,7 +93,7 @@ def identity_status(
         state = "warning"
         findings.append(
             Finding(
-                code="expiring_soon",
+                code=FindingCode.EXPIRING_SOON,
                 severity=Severity.WARNING,
                 message=f"Expires on {when}, in {left} days: plan the renewal.",
             )
@@ -102,7 +103,7 @@ def identity_status(
     if usage in (Usage.SERVER, Usage.OTHER):
         findings.append(
             Finding(
-                code="not_for_client_auth",
+                code=FindingCode.NOT_FOR_CLIENT_AUTH,
                 severity=Severity.INFO,
                 message="Its extended key usage does not allow TLS client authentication "
                 "(not a client identity).",
@@ -296,7 +297,7 @@ def acceptance(
     """What is known about ``server`` accepting ``ca``, and the evidence."""
     if server.client_auth is None:
         return Acceptance.UNREACHABLE, None
-    if server.client_auth == "not_requested":
+    if server.client_auth is ClientAuth.NOT_REQUESTED:
         return Acceptance.NOT_REQUESTED, None
     shake = next((h for h in server.handshakes if h.ca == index), None)
     named = server.advertised is not None and bool(set(ca_names(ca)) & set(server.advertised))
@@ -342,7 +343,11 @@ def _pair_findings(
     where = server.name
 
     def make(
-        code: str, severity: Severity, message: str, cause: Cause | None = None, **extra: object
+        code: FindingCode | Cause,
+        severity: Severity,
+        message: str,
+        cause: Cause | None = None,
+        **extra: object,
     ) -> DriftFinding:
         return DriftFinding(
             finding=Finding(code=code, severity=severity, message=message, cause=cause),
@@ -358,7 +363,7 @@ def _pair_findings(
         stale = evidence.stale
         return [
             make(
-                "issuer_rotated",
+                Cause.ISSUER_ROTATED,
                 Severity.ERROR,
                 f"{where} trusts {stale.subject} with key id "
                 f"{short_key_id(stale.subject_key_id)}, not key id "
@@ -377,15 +382,19 @@ def _pair_findings(
                 f"({evidence.evidence}): its client-CA bundle most likely holds an older key "
                 "under the same name. Add the new CA certificate to it."
             )
-            return [make("issuer_rotated", Severity.ERROR, message, Cause.ISSUER_ROTATED)]
+            return [make(Cause.ISSUER_ROTATED, Severity.ERROR, message, Cause.ISSUER_ROTATED)]
         message = (
             f"{where} refused {evidence.identity}, issued by {ca.label} ({evidence.evidence}), "
             f"and does not list that CA among its accepted CA names: {_rejected_tail(sources)}."
         )
-        code = "identities_not_accepted" if sources else "issuing_ca_not_accepted"
+        code = (
+            FindingCode.IDENTITIES_NOT_ACCEPTED if sources else FindingCode.ISSUING_CA_NOT_ACCEPTED
+        )
         return [make(code, Severity.ERROR, message, Cause.UNTRUSTED_ISSUER)]
     if state is Acceptance.REJECTED:
-        code = "identities_not_accepted" if sources else "issuing_ca_not_accepted"
+        code = (
+            FindingCode.IDENTITIES_NOT_ACCEPTED if sources else FindingCode.ISSUING_CA_NOT_ACCEPTED
+        )
         return [
             make(
                 code,
@@ -398,7 +407,7 @@ def _pair_findings(
     if state is Acceptance.NOT_ADVERTISED:
         return [
             make(
-                "issuing_ca_not_advertised",
+                FindingCode.ISSUING_CA_NOT_ADVERTISED,
                 Severity.WARNING,
                 f"{where} does not list {ca.subject} (or an issuer of it) among the CA names it "
                 "accepts: it most likely does not trust the CA, and browsers will not offer "
@@ -413,7 +422,7 @@ def _pair_findings(
     if state is Acceptance.BY_NAME:
         return [
             make(
-                "issuing_ca_key_unconfirmed",
+                FindingCode.ISSUING_CA_KEY_UNCONFIRMED,
                 Severity.INFO,
                 f"{where} accepts the name {ca.subject}, but a rotated CA keeps its name: "
                 "whether it trusts key id "
@@ -424,7 +433,7 @@ def _pair_findings(
     if state is Acceptance.UNKNOWN:
         return [
             make(
-                "issuing_ca_unconfirmed",
+                FindingCode.ISSUING_CA_UNCONFIRMED,
                 Severity.INFO,
                 f"{where} sends no CA names, so whether it accepts {ca.label} is unknown; an "
                 "identity issued by this CA in the inventory (--cert) settles it with one "
@@ -437,7 +446,7 @@ def _pair_findings(
         if outliving:
             return [
                 make(
-                    "trust_ends_before_identities",
+                    FindingCode.TRUST_ENDS_BEFORE_IDENTITIES,
                     Severity.WARNING,
                     f"{where} accepts {ca.label} through {anchor.subject}, which expires on "
                     f"{anchor.not_after:%Y-%m-%d}; {len(outliving)} identit"
@@ -489,7 +498,7 @@ def _old_ca_findings(
     return [
         DriftFinding(
             finding=Finding(
-                code="old_issuing_ca_still_trusted",
+                code=FindingCode.OLD_ISSUING_CA_STILL_TRUSTED,
                 severity=Severity.WARNING,
                 message=f"{server.name} still trusts the old issuing CA {ca.label}, although "
                 f"no current identity in the inventory was issued by it ({reason}). Remove it "
@@ -526,7 +535,7 @@ def watch_report(facts: WatchFacts, *, warn_days: int, crit_days: int) -> WatchR
             drift.append(
                 DriftFinding(
                     finding=Finding(
-                        code="server_unreachable",
+                        code=FindingCode.SERVER_UNREACHABLE,
                         severity=Severity.WARNING,
                         message=f"{server.name}: {server.error}",
                     ),

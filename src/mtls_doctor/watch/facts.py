@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from mtls_doctor.graph import IssuanceGraph
 from mtls_doctor.model import CertFacts, Finding, IdentityFacts, LoadProblem
+from mtls_doctor.rules.probe import ClientAuth
 
 
 class Usage(StrEnum):
@@ -103,7 +104,7 @@ class ServerView:
     #: ``probe`` or ``config``.
     source: str
     #: ``required`` | ``optional`` | ``not_requested``; None when the probe failed.
-    client_auth: str | None
+    client_auth: ClientAuth | None
     #: The CA names the server sends (RFC 4514); None when not known.
     advertised: tuple[str, ...] | None = None
     #: What the server trusts for client certificates; None when its bundle is unknown.

@@ -22,6 +22,7 @@ from mtls_doctor.bundle import LoadedIdentity, PasswordSource, load_identities, 
 from mtls_doctor.errors import InputError, NetworkError
 from mtls_doctor.model import LoadProblem
 from mtls_doctor.rules.answer import answer
+from mtls_doctor.rules.probe import ClientAuth
 from mtls_doctor.tls.target import Target, parse_target
 from mtls_doctor.watch.drift import issued_by, issuing_cas, usage_of
 from mtls_doctor.watch.facts import Handshake, IssuingCA, ServerView, Usage, WatchFacts
@@ -214,9 +215,9 @@ def probe_one(
             duration=time.monotonic() - started,
         )
     duration = time.monotonic() - started
-    client_auth = str(report.client_auth)
+    client_auth = report.client_auth
     shakes: tuple[Handshake, ...] = ()
-    if client_auth != "not_requested":
+    if client_auth is not ClientAuth.NOT_REQUESTED:
         shakes = settle(target, cas, identities, now=now, timeout=timeout)
     return ServerView(
         name=str(target),
