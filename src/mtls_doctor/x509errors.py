@@ -30,6 +30,8 @@ class X509Error(IntEnum):
     CERT_CHAIN_TOO_LONG = 22
     CERT_REVOKED = 23
     INVALID_PURPOSE = 26
+    CERT_UNTRUSTED = 27
+    CERT_REJECTED = 28
     UNABLE_TO_GET_CRL_ISSUER = 33
     EE_KEY_TOO_SMALL = 66
     CA_KEY_TOO_SMALL = 67
@@ -75,6 +77,8 @@ _TEXT: dict[X509Error, str] = {
     X509Error.CERT_REVOKED: "certificate revoked",
     X509Error.INVALID_CA: "invalid CA certificate",
     X509Error.INVALID_PURPOSE: "unsuitable certificate purpose",
+    X509Error.CERT_UNTRUSTED: "certificate not trusted",
+    X509Error.CERT_REJECTED: "certificate rejected",
     X509Error.UNABLE_TO_GET_CRL_ISSUER: "unable to get CRL issuer certificate",
     X509Error.EE_KEY_TOO_SMALL: "EE certificate key too weak",
     X509Error.CA_KEY_TOO_SMALL: "CA certificate key too weak",

@@ -19,23 +19,15 @@ from mtls_doctor.errors import ConnectTimeout
 from mtls_doctor.model import HttpAnswer
 from mtls_doctor.protocols.base import MAX_ANSWER, ConnectionEnded, Stream
 from mtls_doctor.tls.target import Target
+from mtls_doctor.x509errors import X509Error
 
-#: OpenSSL's X509_V_ERR_* names as Node.js and others print them, and their numbers.
-VERIFY_CODES = {
-    "UNABLE_TO_GET_ISSUER_CERT": 2,
-    "CERT_SIGNATURE_FAILURE": 7,
-    "CERT_NOT_YET_VALID": 9,
-    "CERT_HAS_EXPIRED": 10,
-    "DEPTH_ZERO_SELF_SIGNED_CERT": 18,
-    "SELF_SIGNED_CERT_IN_CHAIN": 19,
-    "UNABLE_TO_GET_ISSUER_CERT_LOCALLY": 20,
-    "UNABLE_TO_VERIFY_LEAF_SIGNATURE": 21,
-    "CERT_REVOKED": 23,
-    "INVALID_PURPOSE": 26,
-    "CERT_UNTRUSTED": 27,
-    "CERT_REJECTED": 28,
-}
-_CODE_NAME = re.compile(r"\b(?:X509_V_ERR_)?(" + "|".join(VERIFY_CODES) + r")\b")
+#: OpenSSL's X509_V_ERR_* names as Node.js and others print them (with or without the
+#: prefix). Longest first: UNABLE_TO_GET_ISSUER_CERT_LOCALLY before ..._CERT.
+_CODE_NAME = re.compile(
+    r"\b(?:X509_V_ERR_)?("
+    + "|".join(sorted((e.name for e in X509Error), key=len, reverse=True))
+    + r")\b"
+)
 #: Statuses whose body may say why a certificate was refused.
 VERIFY_STATUSES = frozenset({400, 403, 495, 496})
 
@@ -144,10 +136,9 @@ def reason_causes(reason: str) -> tuple[str, ...]:
     from mtls_doctor.knowledge.matcher import find_verify_error, load_knowledge
 
     kb = load_knowledge()
-    name = reason.removeprefix("X509_V_ERR_")
-    if name in VERIFY_CODES:
-        code = VERIFY_CODES[name]
-        error = next((e for e in kb.verify_errors if e.code == code), None)
+    named = X509Error.parse(reason if reason.startswith("X509_V_ERR_") else f"X509_V_ERR_{reason}")
+    if named is not None:
+        error = next((e for e in kb.verify_errors if e.code == named), None)
     else:
         error = find_verify_error(kb, reason)
     return tuple(str(c) for c in error.causes) if error is not None else ()
