@@ -48,7 +48,15 @@ FIX_CONTEXT_DEFAULTS = {
     "not_before": "",
     "installed_but_not_offered": "If you have one installed, check that its issuer is among "
     "the CA names the server accepts: browsers only offer matching certificates.",
+    # Browser advice; a fix filled with "" is dropped (no browser speaks Redis or LDAP).
+    "browser_picker": "A certificate in Chrome/Chromium or Firefox on Linux: "
+    "`mtls-doctor identities --for URL` lists what the browser would offer this server "
+    "and why it leaves each other one out.",
+    "restart_browser": "Browsers remember the certificate chosen for a site: quit the browser "
+    "completely (not just the tab) so that the selection prompt appears again.",
 }
+#: The placeholders that only a browser's user needs.
+BROWSER_ONLY = ("installed_but_not_offered", "browser_picker", "restart_browser")
 #: ``installed_but_not_offered`` when the server lists no CA names.
 NOT_OFFERED_WITHOUT_CA_NAMES = (
     "If you have one installed: this server lists no CA names, so a browser offers every "
@@ -80,10 +88,6 @@ class CauseInfo:
     server_fixes: tuple[str, ...] = ()
 
 
-_RESTART_BROWSER = (
-    "Browsers remember the certificate chosen for a site: quit the browser completely "
-    "(not just the tab) so that the selection prompt appears again."
-)
 _SERVER_BUNDLE = (
     "nginx: the CA must be in the file of `ssl_client_certificate` (advertised to clients) or "
     "`ssl_trusted_certificate`; Apache: `SSLCACertificateFile`/`SSLCACertificatePath`; "
@@ -140,10 +144,8 @@ CATALOGUE: dict[Cause, CauseInfo] = {
             "Install your client certificate with its private key (a .p12/.pfx bundle) and "
             "retry; with curl pass `--cert` and `--key`.",
             "{installed_but_not_offered}",
-            "A certificate in Chrome/Chromium or Firefox on Linux: "
-            "`mtls-doctor identities --for URL` lists what the browser would offer this server "
-            "and why it leaves each other one out.",
-            _RESTART_BROWSER,
+            "{browser_picker}",
+            "{restart_browser}",
         ),
         server_fixes=(
             "If users hold valid certificates that are never offered, make sure the "
@@ -161,7 +163,7 @@ CATALOGUE: dict[Cause, CauseInfo] = {
             "Renew the certificate with whoever issued it (IT, the CA portal) and import "
             "the new .p12/.pfx with its private key.",
             "Remove the expired one from your store so that it is not picked again.",
-            _RESTART_BROWSER,
+            "{restart_browser}",
         ),
         server_fixes=(
             "Track client-certificate expiry: `mtls-doctor watch --cert CERTS_DIR` (or a cron "
@@ -288,7 +290,7 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         fixed_by="user",
         user_fixes=(
             "Select the identity the verdict names (curl: pass that file with `--cert`).",
-            _RESTART_BROWSER,
+            "{restart_browser}",
         ),
     ),
     Cause.REJECTED_UNEXPLAINED: CauseInfo(

@@ -244,6 +244,7 @@ class _Checker:
     # ------------------------------------------------------------------ decide
 
     def diagnosis(self, facts: DiagnosisFacts) -> Diagnosis:
+        facts = replace(facts, protocol=self.request.target.protocol)
         findings, verdict = diagnose(facts, self.now, self.request.warn_days)
         return Diagnosis(
             verdict=verdict,

@@ -395,6 +395,8 @@ class DiagnosisFacts:
     selected_by_user: bool = False
     #: Other identities that were available, with whether each fits this server.
     alternatives: tuple[Alternative, ...] = ()
+    #: What was spoken after the handshake (a ``mtls_doctor.protocols.PROTOCOLS`` name).
+    protocol: str = "https"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -86,6 +86,8 @@ def test_redis_without_a_certificate_is_no_certificate_sent(
 ) -> None:
     code, doc = check_json(capsys, f"rediss://{redis.target}")
     assert (code, doc["verdict"]["cause"]) == (1, "no_certificate_sent")
+    # No browser speaks Redis: no browser picker, no "quit the browser".
+    assert "browser" not in " ".join(doc["verdict"]["fixes"]).lower(), doc["verdict"]["fixes"]
     probe = run_cli(capsys, "probe", "--json", "--protocol", "redis", redis.target)
     assert json.loads(probe.out)["client_auth"] == "required"
 

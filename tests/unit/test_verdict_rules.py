@@ -251,3 +251,37 @@ def test_certificate_not_sent_blames_the_algorithms_only_when_none_fits() -> Non
         identity=rsa,
     )
     assert "none of the signature algorithms" in diagnose(only_ecdsa, NOW)[1].summary
+
+
+@pytest.mark.parametrize(
+    ("protocol", "browser_advice"),
+    [("https", True), ("tls", True), ("redis", False), ("postgres", False), ("ldaps", False)],
+)
+def test_browser_advice_only_where_a_browser_could_be_the_client(
+    protocol: str, browser_advice: bool
+) -> None:
+    """No browser speaks Redis or LDAP: its picker and cache are no fix there."""
+    no_cert = DiagnosisFacts(
+        identity=None,
+        without_certificate=refused(116, certificate_sent=False),
+        protocol=protocol,
+    )
+    expired = replace(with_cert(refused(45), identity=EXPIRED), protocol=protocol)
+    for facts, cause in (
+        (no_cert, Cause.NO_CERTIFICATE_SENT),
+        (expired, Cause.CERTIFICATE_EXPIRED),
+    ):
+        verdict = diagnose(facts, NOW)[1]
+        assert verdict.cause is cause
+        text = " ".join(verdict.fixes).lower()
+        assert ("browser" in text) is browser_advice, verdict.fixes
+        assert all(fix.strip() for fix in verdict.fixes)
+        assert len(set(verdict.fixes)) == len(verdict.fixes), verdict.fixes
+    assert ("identities --for" in " ".join(diagnose(no_cert, NOW)[1].fixes)) is browser_advice
+
+
+@pytest.mark.parametrize(("name", "facts", "cause"), CASES, ids=[c[0] for c in CASES])
+def test_no_fix_is_given_twice(name: str, facts: DiagnosisFacts, cause: Cause) -> None:
+    for protocol in ("https", "redis"):
+        fixes = diagnose(replace(facts, protocol=protocol), NOW)[1].fixes
+        assert len(set(fixes)) == len(fixes), (name, protocol, fixes)

@@ -22,7 +22,13 @@ from dataclasses import replace
 from datetime import datetime
 
 from mtls_doctor.advice import existing_fixes
-from mtls_doctor.causes import CATALOGUE, NOT_OFFERED_WITHOUT_CA_NAMES, Cause, fill
+from mtls_doctor.causes import (
+    BROWSER_ONLY,
+    CATALOGUE,
+    NOT_OFFERED_WITHOUT_CA_NAMES,
+    Cause,
+    fill,
+)
 from mtls_doctor.defaults import DEFAULT_WARN_DAYS
 from mtls_doctor.model import (
     DiagnosisFacts,
@@ -129,18 +135,35 @@ def fill_verdict(
 ) -> Verdict:
     """``verdict`` with the catalogue's fixes for its cause worded from ``context``.
 
-    The verdict's own extra fixes (those before the catalogue's) are kept.
+    The verdict's own extra fixes are kept: those before the catalogue's as
+    :func:`make_verdict` worded them (without facts), whose count may differ
+    from the count worded with facts (a fix worded empty is dropped).
     """
-    info = CATALOGUE[verdict.cause]
-    catalogue_user = existing_fixes(tuple(fill(f, context) for f in info.user_fixes))
-    catalogue_server = existing_fixes(tuple(fill(f, context) for f in info.server_fixes))
-    if extra_user is None:
-        extra_user = verdict.user_fixes[: len(verdict.user_fixes) - len(catalogue_user)]
-    if extra_server is None:
-        extra_server = verdict.server_fixes[: len(verdict.server_fixes) - len(catalogue_server)]
-    user = (*existing_fixes(extra_user), *catalogue_user)
-    server = (*existing_fixes(extra_server), *catalogue_server)
+    user, server = _catalogue_fixes(verdict.cause, context)
+    if extra_user is None or extra_server is None:
+        plain_user, plain_server = _catalogue_fixes(verdict.cause, {})
+        if extra_user is None:
+            extra_user = verdict.user_fixes[: len(verdict.user_fixes) - len(plain_user)]
+        if extra_server is None:
+            extra_server = verdict.server_fixes[: len(verdict.server_fixes) - len(plain_server)]
+    user = (*existing_fixes(extra_user), *user)
+    server = (*existing_fixes(extra_server), *server)
     return replace(verdict, fixes=(*user, *server), user_fixes=user, server_fixes=server)
+
+
+def _catalogue_fixes(
+    cause: Cause, context: dict[str, str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The catalogue's fixes for ``cause`` worded from ``context``: (user's, server's)."""
+    info = CATALOGUE[cause]
+    return (
+        existing_fixes(tuple(fill(f, context) for f in info.user_fixes)),
+        existing_fixes(tuple(fill(f, context) for f in info.server_fixes)),
+    )
+
+
+#: Protocols a browser may be the client of ("tls": not known, perhaps a web server).
+BROWSER_PROTOCOLS = frozenset({"https", "tls"})
 
 
 def fix_context(facts: DiagnosisFacts) -> dict[str, str]:
@@ -164,6 +187,8 @@ def fix_context(facts: DiagnosisFacts) -> dict[str, str]:
                 "accepts: ask them)"
             )
             context["installed_but_not_offered"] = NOT_OFFERED_WITHOUT_CA_NAMES
+    if facts.protocol not in BROWSER_PROTOCOLS:
+        context.update(dict.fromkeys(BROWSER_ONLY, ""))
     if facts.identity is not None:
         cert = facts.identity.certificate
         context["subject"] = f" ({cert.subject})"
