@@ -316,13 +316,25 @@ def _owns_listener(pid: int, port: int) -> bool:
         fds = list(Path(f"/proc/{pid}/fd").iterdir())
     except OSError:
         return True
-    # The kernel prints the address as the raw 32-bit word, so in host byte order.
-    address = int.from_bytes(socket.inet_aton(LOOPBACK), sys.byteorder)
-    local = f"{address:08X}:{port:04X}"
+    try:
+        # gRPC listens on an IPv6 socket bound to the v4-mapped ::ffff:127.0.0.1.
+        table += Path("/proc/net/tcp6").read_text().splitlines()[1:]
+    except OSError:
+        pass
+    # The kernel prints an address as raw 32-bit words, so each in host byte order.
+    mapped = socket.inet_pton(socket.AF_INET6, f"::ffff:{LOOPBACK}")
+    locals_ = {
+        "".join(
+            f"{int.from_bytes(packed[i : i + 4], sys.byteorder):08X}"
+            for i in range(0, len(packed), 4)
+        )
+        + f":{port:04X}"
+        for packed in (socket.inet_aton(LOOPBACK), mapped)
+    }
     inodes = {
         f"socket:[{cols[9]}]"
         for cols in (line.split() for line in table)
-        if cols[1] == local and cols[3] == "0A"  # 0A: TCP_LISTEN
+        if cols[1] in locals_ and cols[3] == "0A"  # 0A: TCP_LISTEN
     }
     for fd in fds:
         try:

@@ -1,4 +1,4 @@
-"""HTTPS servers written against a language's own TLS stack: Node.js, Go, Java.
+"""HTTPS servers written against a language's own TLS stack: Node.js, Go, Java, gRPC.
 
 Servers people write themselves verify client certificates with their
 runtime's library (Node's OpenSSL binding, Go's crypto/tls, Java's JSSE),
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.servers.real import RunningServer, ServerStartError, _launch, _Plan, require_binary
@@ -97,3 +98,22 @@ def start_java(tmp: Path, *, cert: Path, key: Path, ca_file: Path) -> RunningSer
         return _Plan(argv=[*argv, str(port), str(cert), str(key), str(ca_file)])
 
     return _launch("java", tmp, prepare)
+
+
+def start_grpc(tmp: Path, *, cert: Path, key: Path, ca_file: Path) -> RunningServer:
+    """A gRPC server (grpcio: gRPC's C core, BoringSSL) with ``require_client_auth=True``.
+
+    It lists no CA names; a refused handshake is logged with BoringSSL's reason
+    (GRPC_VERBOSITY=INFO), a served call as ``served: SUBJECT``.
+    """
+
+    def prepare(directory: Path, port: int) -> _Plan:
+        app = directory / "grpc_server.py"
+        app.write_text((PROGRAMS / "grpc_server.py").read_text())
+        return _Plan(
+            argv=[sys.executable, str(app), str(port), str(cert), str(key), str(ca_file)],
+            env={"GRPC_VERBOSITY": "INFO", "PYTHONUNBUFFERED": "1"},
+            ready_timeout=30.0,
+        )
+
+    return _launch("grpc", tmp, prepare)

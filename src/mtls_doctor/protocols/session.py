@@ -49,6 +49,8 @@ def converse(
         answer = (http2 if kind == "h2" else http).exchange(stream, target)
         if answer is None:
             return None, None, "the server closed the connection without answering"
+        if isinstance(answer, AppAnswer):
+            return None, answer, None
         return answer, None, None
     return None, _module(kind).after_tls(stream, target, common_name), None
 

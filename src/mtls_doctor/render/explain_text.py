@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mtls_doctor.knowledge import Explanation, Match
 
 
-def _scope_note(scope: Scope) -> str | None:
+def _scope_note(scope: Scope, if_server_wrote: Scope | None) -> str | None:
     """What to say about whose certificate the message is about (nothing: yours)."""
     match scope:
         case Scope.CLIENT_CERTIFICATE:
@@ -26,9 +26,11 @@ def _scope_note(scope: Scope) -> str | None:
         case Scope.PROTOCOL:
             return "[yellow]This is not about a certificate.[/]"
         case Scope.EITHER:
+            # The causes are about your certificate: the side that says so wrote the line.
+            writer = "a server" if if_server_wrote is Scope.CLIENT_CERTIFICATE else "a client"
             return (
                 "[dim]The same words are printed on both sides of a connection; "
-                "the causes assume a client printed it about its own certificate.[/]"
+                f"the causes assume {writer} printed it, about your certificate.[/]"
             )
         case _:
             assert_never(scope)
@@ -58,7 +60,7 @@ def match_block(console: Console, match: Match) -> None:
     console.print(f"  [dim]“{untrusted(_shorten(match.text))}”[/]")
     console.print(f"  [bold]Said[/]       {escape(match.said)}")
     console.print(f"  [bold]Meaning[/]    {escape(entry.meaning)}")
-    note = _scope_note(match.scope)
+    note = _scope_note(match.scope, match.entry.if_server_wrote)
     if note is not None:
         console.print(f"             {note}")
     if match.causes:
