@@ -14,13 +14,13 @@ from mtls_doctor.causes import Cause
 from mtls_doctor.knowledge import KnowledgeError, explain, load_knowledge
 from mtls_doctor.knowledge.matcher import (
     Entry,
-    Scope,
     _entry,
     best_entry,
     find_alert,
     lower_pattern,
     needles,
 )
+from mtls_doctor.knowledge.vocabulary import Scope
 
 KB = load_knowledge()
 ENTRIES = {e.id: e for e in KB.entries}

@@ -22,11 +22,11 @@ from mtls_doctor.knowledge.matcher import (
     Entry,
     Knowledge,
     Reading,
-    Scope,
     VerifyError,
     load_knowledge,
     read_line,
 )
+from mtls_doctor.knowledge.vocabulary import Scope
 
 #: Lines longer than this (in characters) are cut before matching (bounds the regex work).
 MAX_LINE = 4000

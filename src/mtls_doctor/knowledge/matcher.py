@@ -34,40 +34,7 @@ from mtls_doctor.knowledge.patterns import (
     lowered,
     needles,
 )
-
-
-class Scope(StrEnum):
-    """Whose certificate a message is about (the JSON ``scope``)."""
-
-    CLIENT_CERTIFICATE = "client_certificate"
-    SERVER_CERTIFICATE = "server_certificate"
-    #: The same words are printed on both sides; a writer rule may settle which.
-    EITHER = "either"
-    #: Not about a certificate at all.
-    PROTOCOL = "protocol"
-
-    def other_side(self) -> Scope:
-        """The other party's certificate."""
-        if self is Scope.SERVER_CERTIFICATE:
-            return Scope.CLIENT_CERTIFICATE
-        return Scope.SERVER_CERTIFICATE
-
-
-_E = TypeVar("_E", bound=StrEnum)
-
-
-class Writer(StrEnum):
-    """Which side of a connection printed a line."""
-
-    CLIENT = "client"
-    SERVER = "server"
-
-
-class Derive(StrEnum):
-    """What an entry reads from the line itself."""
-
-    ALERT = "alert"
-    VERIFY = "verify"
+from mtls_doctor.knowledge.vocabulary import Derive, Scope, Writer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -227,6 +194,9 @@ def _text(item: Mapping[str, Any], key: str, where: str, *, default: str | None 
     if not isinstance(value, str) or not value.strip():
         raise KnowledgeError(f"{where}: `{key}` must be a non-empty string")
     return value
+
+
+_E = TypeVar("_E", bound=StrEnum)
 
 
 def _member(kind: type[_E], value: Any, key: str, where: str) -> _E | None:

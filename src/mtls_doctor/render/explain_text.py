@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, assert_never
 from rich.markup import escape
 
 from mtls_doctor.causes import CATALOGUE
-from mtls_doctor.knowledge.matcher import Scope
+from mtls_doctor.knowledge.vocabulary import Scope
 from mtls_doctor.terminal import untrusted
 
 if TYPE_CHECKING:
