@@ -1,7 +1,8 @@
 """``lint-server --user-cert`` agrees with the real server for every lab identity.
 
-For each server (nginx, Apache httpd, HAProxy) and several configurations
-(a sound one, one whose CRL has expired, and the permissive modes), every
+For each server (nginx, also as a ``stream`` TCP proxy; Apache httpd,
+HAProxy) and several configurations (a sound one, one whose CRL has
+expired, and the permissive modes), every
 lab identity is judged offline by ``lint-server --user-cert`` and then
 presented to the real server with the project's TLS client: the verdict is
 ``accepted`` exactly when the real server serves the request. On the sound
@@ -84,6 +85,8 @@ CONFIGS: dict[str, Starter] = {
     "nginx": _nginx("all_crls"),
     "nginx-stale-crl": _nginx("intermediate_crl_expired"),
     "nginx-optional_no_ca": _nginx("all_crls", verify_client="optional_no_ca"),
+    # The stream module (a TCP proxy): the same directives, refusals close the connection.
+    "nginx-stream": _nginx("all_crls", stream=True),
     "apache": _apache("all_crls"),
     "apache-stale-crl": _apache("intermediate_crl_expired"),
     "apache-optional_no_ca": _apache("all_crls", verify_client="optional_no_ca"),
@@ -92,7 +95,7 @@ CONFIGS: dict[str, Starter] = {
     "haproxy-ignore-all": _haproxy("all_crls", extra_bind="crt-ignore-err all ca-ignore-err all"),
 }
 #: The configurations where every lab identity must get the cause it was made for.
-SOUND = ("nginx", "apache", "haproxy")
+SOUND = ("nginx", "nginx-stream", "apache", "haproxy")
 
 
 @pytest.fixture(scope="module", params=sorted(CONFIGS))

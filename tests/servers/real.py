@@ -428,6 +428,7 @@ def start_nginx(
     protocols: str = "TLSv1.2 TLSv1.3",
     extra_server: str = "",
     location: str | None = None,
+    stream: bool = False,
 ) -> RunningServer:
     """nginx with one TLS server block.
 
@@ -435,7 +436,9 @@ def start_nginx(
     auth). ``client_certificate`` is trusted *and* advertised as acceptable CA
     names; ``trusted_certificate`` is trusted only. ``crl`` must hold a CRL
     for every CA of the chain (nginx checks them all). ``location`` is the
-    body of ``location /`` (default: ``return 200 "ok\\n";``).
+    body of ``location /`` (default: ``return 200 "ok\\n";``). ``stream``:
+    the same ``server`` in nginx's ``stream`` module (a TCP proxy), whose
+    ``return`` writes a canned HTTP 200 answer once a client is let in.
     """
     directives = [
         f"listen {LOOPBACK}:{{port}} ssl;",
@@ -448,36 +451,47 @@ def start_nginx(
         _directive("ssl_verify_depth", verify_depth, ";"),
         _directive("ssl_crl", crl, ";"),
         extra_server,
-        "location / {",
-        "    " + (location if location is not None else 'return 200 "ok\\n";'),
-        "}",
     ]
+    if stream:
+        directives.append(_STREAM_ANSWER)
+    else:
+        directives += [
+            "location / {",
+            "    " + (location if location is not None else 'return 200 "ok\\n";'),
+            "}",
+        ]
     block = "server {\n" + _indented(directives) + "\n}"
-    return start_nginx_config(tmp, block)
+    return start_nginx_config(tmp, block, context="stream" if stream else "http")
 
 
-def start_nginx_config(tmp: Path, server_block: str) -> RunningServer:
+#: What a ``stream`` server answers a client it lets in (whatever it sends): HTTP 200.
+_STREAM_ANSWER = (
+    'return "HTTP/1.1 200 OK\\r\\nContent-Length: 3\\r\\nConnection: close\\r\\n\\r\\nok\\n";'
+)
+#: Debian builds nginx's stream module as a dynamic module (package libnginx-mod-stream).
+_STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
+
+
+def start_nginx_config(tmp: Path, server_block: str, context: str = "http") -> RunningServer:
     """nginx with a raw ``server { ... }`` block; ``{port}`` is replaced by the port.
 
     The block must ``listen 127.0.0.1:{port} ssl;``. The error log is at
     level info, where nginx reports client-certificate verify failures.
+    ``context``: "http", or "stream" (the TCP proxy module, loaded for it).
     """
     binary = require_binary("nginx")
     _loopback_only("nginx", server_block)
+    if context == "stream" and not _STREAM_MODULE.exists():
+        raise ServerStartError(f"nginx's stream module is not installed ({_STREAM_MODULE})")
 
     def prepare(directory: Path, port: int) -> _Plan:
         d = directory
         conf = d / "nginx.conf"
-        conf.write_text(
-            f"""# written by tests/servers/real.py
-user root;
-worker_processes 1;
-pid {_q(d / "nginx.pid")};
-error_log {_q(d / "error.log")} info;
-events {{
-    worker_connections 64;
-}}
-http {{
+        block = server_block.replace("{port}", str(port))
+        if context == "stream":
+            body = f"stream {{\n{block}\n}}\n"
+        else:
+            body = f"""http {{
     default_type text/plain;
     access_log {_q(d / "access.log")};
     client_body_temp_path {_q(d / "client_body")};
@@ -486,9 +500,20 @@ http {{
     uwsgi_temp_path {_q(d / "uwsgi")};
     scgi_temp_path {_q(d / "scgi")};
 
-{server_block.replace("{port}", str(port))}
+{block}
 }}
 """
+        module = f"load_module {_q(_STREAM_MODULE)};\n" if context == "stream" else ""
+        conf.write_text(
+            f"""# written by tests/servers/real.py
+{module}user root;
+worker_processes 1;
+pid {_q(d / "nginx.pid")};
+error_log {_q(d / "error.log")} info;
+events {{
+    worker_connections 64;
+}}
+{body}"""
         )
         base = [binary, "-p", f"{d}/", "-c", str(conf), "-e", str(d / "error.log")]
         return _Plan(

@@ -67,6 +67,7 @@ def server(report: BlockReport) -> JSON:
         "line": block.where.line,
         "type": str(block.kind),
         "name": block.name,
+        "label": block.label,
         "listen": list(block.listen),
         "client_auth": block.verify.client_auth,
         "verify_mode": str(block.verify),

@@ -184,6 +184,8 @@ class TLSServerBlock:
     protocols: str | None = None
     #: Things the parser could not follow (a ``crt-list``, a variable), said plainly.
     notes: tuple[str, ...] = ()
+    #: An nginx ``stream`` server (a TCP proxy): refusals close the connection.
+    stream: bool = False
 
     def files_with(self, *roles: FileRole) -> tuple[ConfigFile, ...]:
         """The named files of the given roles, in configuration order."""
@@ -193,7 +195,7 @@ class TLSServerBlock:
     def label(self) -> str:
         """A short name for people: ``server_name example.org`` / ``bind :443``."""
         what = {
-            ServerKind.NGINX: "server",
+            ServerKind.NGINX: "stream server" if self.stream else "server",
             ServerKind.APACHE: "VirtualHost",
             ServerKind.HAPROXY: "bind",
         }[self.kind]

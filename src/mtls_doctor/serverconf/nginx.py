@@ -8,7 +8,9 @@ prefix, which is the directory of the main ``nginx.conf``: by default the
 directory of the file given, or ``--root``.
 
 Client-auth directives are inherited from ``http`` into every ``server``
-that does not set them, as nginx does.
+that does not set them, as nginx does. ``stream`` servers (TCP proxies:
+databases, MQTT, anything) verify client certificates with the same
+directives and rules; a refused one gets a closed connection, not a 400 page.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ _FILE_DIRECTIVES = {
     "ssl_trusted_certificate": FileRole.TRUSTED_ONLY,
     "ssl_crl": FileRole.CRL,
 }
-#: Directives whose value is inherited from ``http`` into ``server``.
+#: The blocks whose ``server`` children can do TLS (with the same ``ssl_*`` directives).
+_SERVER_CONTEXTS = ("http", "stream")
+#: Directives whose value is inherited from ``http`` (``stream``) into ``server``.
 _INHERITED = (
     "ssl_verify_client",
     "ssl_verify_depth",
@@ -218,7 +222,7 @@ def _last(nodes: list[Node], name: str) -> Node | None:
     return next((n for n in reversed(nodes) if n.name == name), None)
 
 
-def _server(server: Node, http: _Http, root: Path) -> TLSServerBlock | None:
+def _server(server: Node, http: _Http, root: Path, *, stream: bool) -> TLSServerBlock | None:
     body = server.children or []
     listens = [n for n in body if n.name == "listen"]
     settings: dict[str, Node] = {}
@@ -272,20 +276,23 @@ def _server(server: Node, http: _Http, root: Path) -> TLSServerBlock | None:
         crl_check_at=crl.where if crl is not None else None,
         verify_checks=_verify_checks(body, http),
         protocols=" ".join(protocols.args) if protocols is not None else None,
+        stream=stream,
     )
 
 
-def _servers(nodes: list[Node]) -> list[tuple[Node, _Http]]:
-    """Every ``server`` inside ``http`` (or at the top of a site file), with its http body."""
-    found: list[tuple[Node, _Http]] = []
+def _servers(nodes: list[Node]) -> list[tuple[Node, _Http, bool]]:
+    """Every ``server`` inside ``http`` or ``stream`` (or at the top of a site file), with
+    its enclosing block's body, and whether that is ``stream``."""
+    found: list[tuple[Node, _Http, bool]] = []
     top: _Http | None = None
     for node in nodes:
-        if node.name == "http" and node.children is not None:
+        if node.name in _SERVER_CONTEXTS and node.children is not None:
             http = _Http.of(node.children)
-            found.extend((child, http) for child in node.children if child.name == "server")
+            stream = node.name == "stream"
+            found.extend((child, http, stream) for child in node.children if child.name == "server")
         elif node.name == "server" and node.children is not None:
             top = top or _Http.of(nodes)
-            found.append((node, top))  # a site file included at http level, linted alone
+            found.append((node, top, False))  # a site file included at http level, linted alone
     return found
 
 
@@ -303,8 +310,8 @@ def parse_nginx(path: str | Path, *, root: str | Path | None = None) -> ServerCo
     nodes = reader.read(main)
     blocks: list[TLSServerBlock] = []
     ignored: list[IgnoredSetting] = []
-    for server, http in _servers(nodes):
-        block = _server(server, http, base)
+    for server, http, stream in _servers(nodes):
+        block = _server(server, http, base, stream=stream)
         if block is not None:
             blocks.append(block)
             continue
