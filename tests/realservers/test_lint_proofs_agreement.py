@@ -87,6 +87,12 @@ CONFIGS: dict[str, Starter] = {
     "nginx-optional_no_ca": _nginx("all_crls", verify_client="optional_no_ca"),
     # The stream module (a TCP proxy): the same directives, refusals close the connection.
     "nginx-stream": _nginx("all_crls", stream=True),
+    # optional_no_ca, then the common test of the result: failures get 403.
+    "nginx-optional_no_ca-tested": _nginx(
+        "all_crls",
+        verify_client="optional_no_ca",
+        location='if ($ssl_client_verify != SUCCESS) { return 403; } return 200 "ok\\n";',
+    ),
     "apache": _apache("all_crls"),
     "apache-stale-crl": _apache("intermediate_crl_expired"),
     "apache-optional_no_ca": _apache("all_crls", verify_client="optional_no_ca"),

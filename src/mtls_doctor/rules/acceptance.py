@@ -37,7 +37,7 @@ from mtls_doctor.rules.serverconf import DEPTH_DIRECTIVE, allowed_intermediates,
 from mtls_doctor.rules.verdict import PRIORITY, make_verdict
 from mtls_doctor.rules.verify_policy import VerifyError, Walk, ignored_by_policy, openssl_order
 from mtls_doctor.rules.walk import TRUSTED_FIRST, End, walk
-from mtls_doctor.serverconf.facts import TLSServerBlock, VerifyMode
+from mtls_doctor.serverconf.facts import TLSServerBlock, VerifyCheck, VerifyMode
 from mtls_doctor.x509errors import X509Error
 
 #: The title of a rejection whose reason is the server's own configuration.
@@ -290,6 +290,15 @@ def decide(walk_: Walk, subject: str, advertised: tuple[str, ...]) -> Judgement:
                 f"{subject} gets through only because {', '.join(reasons)} lets these "
                 f"errors pass: {'; '.join(e.message for e in ignored)}"
             )
+            tested = [c for c in walk_.block.verify_checks if not c.forwarded]
+            if tested:
+                return Judgement(
+                    _refused_by_the_check(ignored, tested, detail),
+                    tuple(ordered),
+                    tuple(ignored),
+                    chain_names,
+                    on_list,
+                )
         verdict = make_verdict(Cause.ACCEPTED, detail)
         return Judgement(verdict, tuple(ordered), tuple(ignored), chain_names, on_list)
     order = {cause: rank for rank, cause in enumerate(PRIORITY)}
@@ -309,6 +318,27 @@ def decide(walk_: Walk, subject: str, advertised: tuple[str, ...]) -> Judgement:
         title=SERVER_SIDE_TITLE if server_side else None,
     )
     return Judgement(verdict, tuple(ordered), tuple(ignored), chain_names, on_list)
+
+
+def _refused_by_the_check(
+    ignored: list[VerifyError], tested: list[VerifyCheck], detail: str
+) -> Verdict:
+    """Let through the TLS layer by an optional mode, then tested by the block itself.
+
+    The test (``if ($ssl_client_verify != SUCCESS)``, ``SSLRequire``, an ACL on
+    ``ssl_c_verify``) sees a failed verification for this certificate; such tests
+    exist to refuse exactly that, so the cause is the error the mode let pass.
+    What the test really does is not evaluated: said, not assumed away.
+    """
+    order = {cause: rank for rank, cause in enumerate(PRIORITY)}
+    first = min(ignored, key=lambda e: (order.get(e.cause, len(order)), e.depth))
+    where = "; ".join(f"`{check.text}` ({check.where})" for check in tested[:3])
+    return make_verdict(
+        first.cause,
+        f"{detail} But the block then tests the verification result ({where}), which is "
+        "not SUCCESS for this certificate: it is refused there, unless that test lets "
+        "failed verifications through.",
+    )
 
 
 def judge(
