@@ -12,7 +12,9 @@ lab certificates (``ca`` is ``root``, ``intermediate``, ``unrelated`` or
 The OCSP answers are built with ``cryptography``'s ``OCSPResponseBuilder`` and
 signed by the CA itself, or by a delegated responder certificate the CA
 issued with id-kp-OCSPSigning (RFC 6960 4.2.2.2). Whatever a CA revoked in
-its CRL, OCSP says revoked too: the lab CA is consistent.
+its CRL, OCSP says revoked too: the lab CA is consistent. The CRLs, the
+delegated responder certificates and the deliberately broken answers are
+built in ``answers.py``; this module decides which to serve.
 
 The certificates must carry the URL before the server's port is known, so
 the socket is bound first (:class:`Responder` binds in its constructor),
@@ -32,7 +34,6 @@ import base64
 import os
 import threading
 import urllib.parse
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,10 +41,18 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from mtls_doctor.lab.answers import (
+    Revocation,
+    build_served_crl,
+    entry_reason,
+    flip_last_bit,
+    names_issuer,
+    ocsp_reason,
+    responder_certificate,
+    without_single_responses,
+)
 from mtls_doctor.lab.pki import LabCA, LabPKI, build_lab_pki
 from mtls_doctor.x509facts import is_issued_by
 
@@ -54,8 +63,6 @@ LOOPBACK = "127.0.0.1"
 CA_NAMES = ("root", "intermediate", "unrelated", "rotated")
 #: How long a normal OCSP answer is valid (RFC 5019 2.2.4 suggests days; the lab is short-lived).
 OCSP_VALIDITY = timedelta(hours=12)
-#: How long the CRLs the responder builds itself are valid (as ``build_crl``'s default).
-CRL_VALIDITY = timedelta(days=7)
 #: Size of an ``oversized`` body: over every cap of ``mtls_doctor.revocation``.
 OVERSIZE_BYTES = 11 * 1024 * 1024
 
@@ -95,12 +102,6 @@ class Mode(StrEnum):
     NOT_FOUND = "not-found"
 
 
-@dataclass(frozen=True, slots=True)
-class _Revocation:
-    time: datetime
-    reason: x509.ReasonFlags
-
-
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     responder: Responder
@@ -137,7 +138,7 @@ class Responder:
         self._modes: dict[tuple[str, str | None], Mode] = {}
         self._cas: dict[str, LabCA] = {}
         self._issued: dict[str, set[int]] = {}
-        self._revoked: dict[str, dict[int, _Revocation]] = {}
+        self._revoked: dict[str, dict[int, Revocation]] = {}
         self._changed: set[str] = set()
         self._delegates: dict[tuple[str, Mode], tuple[x509.Certificate, Any]] = {}
 
@@ -211,7 +212,7 @@ class Responder:
     ) -> None:
         """Revoke ``serial`` under ``ca`` (its CRL and OCSP both say so from now on)."""
         moment = when or self._now() - timedelta(hours=1)
-        self._revoked[ca][serial] = _Revocation(moment.replace(microsecond=0), reason)
+        self._revoked[ca][serial] = Revocation(moment.replace(microsecond=0), reason)
         self._changed.add(ca)
 
     def reset(self) -> None:
@@ -230,7 +231,7 @@ class Responder:
             crl = self._file_crl(name)
             if crl is not None:
                 self._revoked[name] = {
-                    e.serial_number: _Revocation(e.revocation_date_utc, _reason(e)) for e in crl
+                    e.serial_number: Revocation(e.revocation_date_utc, entry_reason(e)) for e in crl
                 }
 
     @property
@@ -333,9 +334,9 @@ class Responder:
             issuer = self._cas["root" if ca == "unrelated" else "unrelated"]
         elif mode is Mode.IDP_MISMATCH:
             idp = f"{self.base_url}/crl/elsewhere.crl"
-        der = _build_crl(issuer, self._revoked[ca], this_update, idp)
+        der = build_served_crl(issuer, self._revoked[ca], this_update, idp)
         if mode is Mode.BAD_SIGNATURE:
-            return _flip_last_bit(der)
+            return flip_last_bit(der)
         return der
 
     # ----------------------------------------------------------------------- OCSP
@@ -360,7 +361,7 @@ class Responder:
         if mode is Mode.TRY_LATER:
             status = ocsp.OCSPResponseStatus.TRY_LATER
             return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(encoding)
-        if not _names_issuer(request, issuer.certificate):
+        if not names_issuer(request, issuer.certificate):
             # RFC 6960 2.3: "unauthorized" when the responder is not authoritative for it.
             status = ocsp.OCSPResponseStatus.UNAUTHORIZED
             return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(encoding)
@@ -383,7 +384,7 @@ class Responder:
             this_update=this_update,
             next_update=this_update + OCSP_VALIDITY,
             revocation_time=revocation.time if revoked and revocation else None,
-            revocation_reason=_ocsp_reason(revocation.reason) if revoked and revocation else None,
+            revocation_reason=ocsp_reason(revocation.reason) if revoked and revocation else None,
         )
         signer_cert, signer_key = self._signer(ca, mode)
         builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, signer_cert)
@@ -394,9 +395,9 @@ class Responder:
                 builder = builder.add_extension(ext.value, critical=False)
         der = builder.sign(signer_key, hashes.SHA256()).public_bytes(encoding)
         if mode is Mode.BAD_SIGNATURE:
-            return _flip_last_bit(der)  # signed by the CA, no certificates: the signature is last
+            return flip_last_bit(der)  # signed by the CA, no certificates: the signature is last
         if mode is Mode.ZERO_RESPONSES:
-            return _without_single_responses(der, signer_key)
+            return without_single_responses(der, signer_key)
         return der
 
     def _signer(self, ca: str, mode: Mode) -> tuple[x509.Certificate, Any]:
@@ -408,7 +409,7 @@ class Responder:
             signer = issuer
             if mode is Mode.WRONG_RESPONDER:
                 signer = self._cas["root" if ca == "unrelated" else "unrelated"]
-            self._delegates[ca, mode] = _responder_certificate(
+            self._delegates[ca, mode] = responder_certificate(
                 signer, ca, self._now(), eku=mode is not Mode.RESPONDER_WITHOUT_EKU
             )
         return self._delegates[ca, mode]
@@ -439,7 +440,7 @@ def start_responder(
     return responder.serve(pki)
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- HTTP
 
 
 def _send(handler: _Handler, status: int, body: bytes, content_type: str = "text/plain") -> None:
@@ -448,163 +449,3 @@ def _send(handler: _Handler, status: int, body: bytes, content_type: str = "text
     handler.send_header("Content-Length", str(len(body)))
     handler.end_headers()
     handler.wfile.write(body)
-
-
-def _reason(entry: x509.RevokedCertificate) -> x509.ReasonFlags:
-    try:
-        value: x509.CRLReason = entry.extensions.get_extension_for_class(x509.CRLReason).value
-    except x509.ExtensionNotFound:
-        return x509.ReasonFlags.unspecified
-    return value.reason
-
-
-def _ocsp_reason(reason: x509.ReasonFlags) -> x509.ReasonFlags | None:
-    # RFC 5280 5.3.1: "unspecified" is better left out than written.
-    return None if reason is x509.ReasonFlags.unspecified else reason
-
-
-def _build_crl(
-    ca: LabCA, revoked: dict[int, _Revocation], this_update: datetime, idp_url: str | None
-) -> bytes:
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca.certificate.subject)
-        .last_update(this_update)
-        .next_update(this_update + CRL_VALIDITY)
-        .add_extension(x509.CRLNumber(2), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
-            critical=False,
-        )
-    )
-    if idp_url is not None:
-        builder = builder.add_extension(
-            x509.IssuingDistributionPoint(
-                full_name=[x509.UniformResourceIdentifier(idp_url)],
-                relative_name=None,
-                only_contains_user_certs=False,
-                only_contains_ca_certs=False,
-                only_some_reasons=None,
-                indirect_crl=False,
-                only_contains_attribute_certs=False,
-            ),
-            critical=True,
-        )
-    for serial, revocation in revoked.items():
-        entry = x509.RevokedCertificateBuilder().serial_number(serial)
-        entry = entry.revocation_date(revocation.time)
-        if revocation.reason is not x509.ReasonFlags.unspecified:
-            entry = entry.add_extension(x509.CRLReason(revocation.reason), critical=False)
-        builder = builder.add_revoked_certificate(entry.build())
-    crl = builder.sign(ca.key, hashes.SHA256())
-    return crl.public_bytes(serialization.Encoding.DER)
-
-
-def _responder_certificate(
-    issuer: LabCA, about: str, now: datetime, *, eku: bool
-) -> tuple[x509.Certificate, Any]:
-    """A delegated OCSP responder certificate issued by ``issuer`` (RFC 6960 4.2.2.2)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mtls-doctor lab"),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"Lab OCSP responder for {about}"),
-        ]
-    )
-    usage = ExtendedKeyUsageOID.OCSP_SIGNING if eku else ExtendedKeyUsageOID.CLIENT_AUTH
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer.certificate.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        # RFC 6960 4.2.2.2.1: nobody should ask about the responder's own status.
-        .add_extension(x509.OCSPNoCheck(), critical=False)
-        .sign(issuer.key, hashes.SHA256())
-    )
-    return cert, key
-
-
-def _names_issuer(request: ocsp.OCSPRequest, ca: x509.Certificate) -> bool:
-    """Whether the request's CertID names ``ca`` as the issuer (RFC 6960 4.1.1)."""
-    algorithm = request.hash_algorithm
-    name_hash = hashes.Hash(algorithm)
-    name_hash.update(ca.subject.public_bytes())
-    key_hash = hashes.Hash(algorithm)
-    key_hash.update(_public_key_bits(ca))
-    return (
-        name_hash.finalize() == request.issuer_name_hash
-        and key_hash.finalize() == request.issuer_key_hash
-    )
-
-
-def _public_key_bits(cert: x509.Certificate) -> bytes:
-    """The subjectPublicKey BIT STRING's value (what CertID's issuerKeyHash hashes)."""
-    spki = cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    _algorithm, bits = _der_children(_der_content(spki))
-    return _der_content(bits)[1:]  # skip the unused-bits byte
-
-
-def _flip_last_bit(der: bytes) -> bytes:
-    """Corrupt the signature when it is the last thing in ``der`` (CRL, OCSP without certs)."""
-    return der[:-1] + bytes([der[-1] ^ 0x01])
-
-
-def _without_single_responses(der: bytes, key: Any) -> bytes:
-    """The same OCSP response with an empty ``responses`` list, signed again.
-
-    ``OCSPResponseBuilder`` refuses to build one, but real responders send
-    them, and a client that reads "no status" as "good" is broken.
-    """
-    status, wrapped = _der_children(_der_content(der))
-    response_type, octets = _der_children(_der_content(_der_content(wrapped)))
-    basic_parts = _der_children(_der_content(_der_content(octets)))
-    tbs, algorithm, _signature, *rest = basic_parts
-    fields = [b"\x30\x00" if part[0] == 0x30 else part for part in _der_children(_der_content(tbs))]
-    new_tbs = _der(0x30, b"".join(fields))
-    if isinstance(key, rsa.RSAPrivateKey):
-        signature = key.sign(new_tbs, padding.PKCS1v15(), hashes.SHA256())
-    else:
-        signature = key.sign(new_tbs, ec.ECDSA(hashes.SHA256()))
-    basic = _der(0x30, new_tbs + algorithm + _der(0x03, b"\0" + signature) + b"".join(rest))
-    response_bytes = _der(0x30, response_type + _der(0x04, basic))
-    return _der(0x30, status + _der(0xA0, response_bytes))
-
-
-def _der_header(data: bytes, offset: int) -> tuple[int, int]:
-    """(start of the content, end) of the DER element at ``offset`` (definite lengths)."""
-    length = data[offset + 1]
-    start = offset + 2
-    if length & 0x80:
-        count = length & 0x7F
-        length = int.from_bytes(data[start : start + count], "big")
-        start += count
-    return start, start + length
-
-
-def _der_content(element: bytes) -> bytes:
-    start, end = _der_header(element, 0)
-    return element[start:end]
-
-
-def _der_children(content: bytes) -> list[bytes]:
-    out, offset = [], 0
-    while offset < len(content):
-        _start, end = _der_header(content, offset)
-        out.append(content[offset:end])
-        offset = end
-    return out
-
-
-def _der(tag: int, content: bytes) -> bytes:
-    size = len(content)
-    if size < 0x80:
-        return bytes([tag, size]) + content
-    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(length)]) + length + content
