@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from mtls_doctor.lab.pki import LabCA
+from mtls_doctor.lab.issuing import LabCA
 
 __all__ = [
     "CRL_VALIDITY",

@@ -4,6 +4,8 @@ and one client identity for every way a client certificate fails.
 Everything is generated with ``cryptography`` at run time (no key material is
 ever committed). Time is a parameter so tests are reproducible; serial numbers
 and keys are random. The manifest says which identity shows which cause.
+How a certificate or CRL is issued is ``issuing.py``'s; this module decides
+what the lab holds and writes it.
 """
 
 from __future__ import annotations
@@ -19,47 +21,33 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import (
-    AuthorityInformationAccessOID,
-    ExtendedKeyUsageOID,
-    NameOID,
-)
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from mtls_doctor.causes import Cause
 from mtls_doctor.errors import UsageError
+from mtls_doctor.lab.issuing import (
+    Issuer,
+    LabCA,
+    PrivateKey,
+    build_crl,
+    ec_key,
+    lab_name,
+    rsa_key,
+    self_signed_ca,
+)
 from mtls_doctor.lab.store import Staging, classify, refuse_foreign
 
-PrivateKey = Any
-
-ORG = "mtls-doctor lab"
-
-
-def _name(common_name: str, unit: str | None = None) -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORG)]
-    if unit:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
-    return x509.Name(attrs)
-
-
-def _ec_key() -> PrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _rsa_key(bits: int) -> PrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
-
-
-@dataclass(frozen=True, slots=True)
-class LabCA:
-    """A CA of the lab: its certificate and key (the key stays in memory and in DIR/ca)."""
-
-    name: str
-    certificate: x509.Certificate
-    key: PrivateKey = field(repr=False)
+__all__ = [
+    "IDENTITY_CATALOGUE",
+    "LabCA",
+    "LabIdentity",
+    "LabPKI",
+    "build_crl",
+    "build_lab_pki",
+    "manifest",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,122 +155,6 @@ IDENTITY_CATALOGUE: tuple[tuple[str, Cause, str], ...] = (
 )
 
 
-class _Issuer:
-    """Signs certificates for one CA, with the lab's extensions."""
-
-    def __init__(self, ca: LabCA, base_url: str | None) -> None:
-        self.ca = ca
-        self.base_url = base_url
-
-    def sign(
-        self,
-        *,
-        subject: x509.Name,
-        public_key: Any,
-        not_before: datetime,
-        not_after: datetime,
-        ca: bool = False,
-        path_length: int | None = None,
-        eku: Sequence[x509.ObjectIdentifier] | None = (ExtendedKeyUsageOID.CLIENT_AUTH,),
-        san: Sequence[x509.GeneralName] = (),
-        aia_name: str | None = None,
-        ocsp: bool = True,
-        cdp: bool = True,
-    ) -> x509.Certificate:
-        issuer_cert = self.ca.certificate
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(issuer_cert.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca.key.public_key()),
-                critical=False,
-            )
-        )
-        if ca:
-            usage = _key_usage(sign=True, cert_sign=True)
-        else:
-            usage = _key_usage(sign=True, encipher=isinstance(public_key, rsa.RSAPublicKey))
-        builder = builder.add_extension(usage, critical=True)
-        if eku:
-            builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
-        if san:
-            builder = builder.add_extension(x509.SubjectAlternativeName(list(san)), critical=False)
-        if self.base_url and aia_name:
-            access = [
-                x509.AccessDescription(
-                    AuthorityInformationAccessOID.OCSP,
-                    x509.UniformResourceIdentifier(f"{self.base_url}/ocsp/{aia_name}"),
-                ),
-                x509.AccessDescription(
-                    AuthorityInformationAccessOID.CA_ISSUERS,
-                    x509.UniformResourceIdentifier(f"{self.base_url}/ca/{aia_name}.der"),
-                ),
-            ]
-            builder = builder.add_extension(
-                x509.AuthorityInformationAccess(access if ocsp else access[1:]),
-                critical=False,
-            )
-        if self.base_url and aia_name and cdp:
-            builder = builder.add_extension(
-                x509.CRLDistributionPoints(
-                    [
-                        x509.DistributionPoint(
-                            full_name=[
-                                x509.UniformResourceIdentifier(
-                                    f"{self.base_url}/crl/{aia_name}.crl"
-                                )
-                            ],
-                            relative_name=None,
-                            reasons=None,
-                            crl_issuer=None,
-                        )
-                    ]
-                ),
-                critical=False,
-            )
-        return builder.sign(self.ca.key, hashes.SHA256())
-
-
-def _key_usage(
-    *, sign: bool = False, cert_sign: bool = False, encipher: bool = False
-) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=sign,
-        content_commitment=False,
-        key_encipherment=encipher,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _self_signed_ca(name: x509.Name, key: PrivateKey, now: datetime) -> x509.Certificate:
-    public = key.public_key()
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=30))
-        .not_valid_after(now + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(_key_usage(sign=True, cert_sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-
-
 def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
@@ -302,37 +174,6 @@ def _write_ca(files: Staging, stem: str, ca: LabCA) -> None:
     files.write(folder / f"{stem}.pem", _pem(ca.certificate))
     files.write(folder / f"{stem}.der", ca.certificate.public_bytes(serialization.Encoding.DER))
     files.write(folder / f"{stem}.key", _key_pem(ca.key), secret=True)
-
-
-def build_crl(
-    ca: LabCA,
-    revoked_serials: Sequence[int],
-    *,
-    now: datetime,
-    next_update: timedelta = timedelta(days=7),
-    this_update: datetime | None = None,
-) -> x509.CertificateRevocationList:
-    """A CRL signed by ``ca`` revoking ``revoked_serials`` (keyCompromise) as of ``now``."""
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca.certificate.subject)
-        .last_update(this_update or now - timedelta(hours=1))
-        .next_update((this_update or now) + next_update)
-        .add_extension(x509.CRLNumber(1), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
-            critical=False,
-        )
-    )
-    for serial in revoked_serials:
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder()
-            .serial_number(serial)
-            .revocation_date(now - timedelta(hours=1))
-            .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
-            .build()
-        )
-    return builder.sign(ca.key, hashes.SHA256())
 
 
 def build_lab_pki(
@@ -379,16 +220,16 @@ def _build(
 ) -> LabPKI:
     now = (now or datetime.now(UTC)).replace(microsecond=0)
 
-    root = LabCA("root", _self_signed_ca(_name("Lab Root CA"), k := _ec_key(), now), k)
-    rotated = LabCA("rotated", _self_signed_ca(_name("Lab Root CA"), k := _ec_key(), now), k)
+    root = LabCA("root", self_signed_ca(lab_name("Lab Root CA"), k := ec_key(), now), k)
+    rotated = LabCA("rotated", self_signed_ca(lab_name("Lab Root CA"), k := ec_key(), now), k)
     unrelated = LabCA(
         "unrelated",
-        _self_signed_ca(_name("Unrelated Root CA", "elsewhere"), k := _ec_key(), now),
+        self_signed_ca(lab_name("Unrelated Root CA", "elsewhere"), k := ec_key(), now),
         k,
     )
-    inter_key = _ec_key()
-    inter_cert = _Issuer(root, base_url).sign(
-        subject=_name("Lab Issuing CA"),
+    inter_key = ec_key()
+    inter_cert = Issuer(root, base_url).sign(
+        subject=lab_name("Lab Issuing CA"),
         public_key=inter_key.public_key(),
         not_before=now - timedelta(days=30),
         not_after=now + timedelta(days=1825),
@@ -407,15 +248,15 @@ def _build(
         _write_ca(files, stem, ca)
     files.write(out / "ca" / "client-ca-bundle.pem", _pem(root.certificate))
 
-    server_key = _ec_key()
+    server_key = ec_key()
     sans: list[x509.GeneralName] = []
     for name in server_names:
         try:
             sans.append(x509.IPAddress(ip_address(name)))
         except ValueError:
             sans.append(x509.DNSName(name))
-    server_cert = _Issuer(intermediate, None).sign(
-        subject=_name(server_names[0], "server"),
+    server_cert = Issuer(intermediate, None).sign(
+        subject=lab_name(server_names[0], "server"),
         public_key=server_key.public_key(),
         not_before=now - timedelta(days=1),
         not_after=now + timedelta(days=365),
@@ -430,19 +271,19 @@ def _build(
     files.write(password_file, password + b"\n", secret=True)
 
     issuers = {
-        "intermediate": _Issuer(intermediate, base_url),
-        "unrelated": _Issuer(unrelated, base_url),
-        "rotated": _Issuer(rotated, base_url),
+        "intermediate": Issuer(intermediate, base_url),
+        "unrelated": Issuer(unrelated, base_url),
+        "rotated": Issuer(rotated, base_url),
     }
     identities: dict[str, LabIdentity] = {}
     year = timedelta(days=365)
     for name, expected, description in IDENTITY_CATALOGUE:
         key = (
-            _rsa_key(2048)
+            rsa_key(2048)
             if name == "good-rsa"
-            else _rsa_key(1024)
+            else rsa_key(1024)
             if name == "rsa-1024"
-            else _ec_key()
+            else ec_key()
         )
         issuer_name = {"untrusted": "unrelated", "rotated": "rotated"}.get(name, "intermediate")
         issuer = issuers[issuer_name]
@@ -454,7 +295,7 @@ def _build(
         elif name == "expiring-soon":
             not_after = now + timedelta(days=10)
         cert = issuer.sign(
-            subject=_name(f"{name}@lab.test", "clients"),
+            subject=lab_name(f"{name}@lab.test", "clients"),
             public_key=key.public_key(),
             not_before=not_before,
             not_after=not_after,
@@ -473,7 +314,7 @@ def _build(
         if name == "no-key":
             bundle_key = None
         elif name == "mismatched-key":
-            bundle_key = _ec_key()
+            bundle_key = ec_key()
         identities[name] = _write_identity(
             files, name, expected, description, cert, chain, bundle_key, password
         )
