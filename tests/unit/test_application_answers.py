@@ -146,7 +146,7 @@ def test_tls_only_answer_is_accepted_at_the_tls_level() -> None:
     from mtls_doctor.protocols.session import tls_only
     from mtls_doctor.tls.target import parse_target
 
-    answer = tls_only(parse_target("x.test:9999"), True, 1.0)
+    answer = tls_only(parse_target("x.test:9999"), True, 1.0, 0.3)
     verdict = _verdict(handshake(http=None, app=answer))
     assert verdict.cause is Cause.ACCEPTED
     assert "--protocol" in verdict.summary

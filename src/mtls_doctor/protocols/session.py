@@ -55,13 +55,13 @@ def converse(
     return None, _module(kind).after_tls(stream, target, common_name), None
 
 
-def tls_only(target: Target, tls13: bool, grace: float) -> AppAnswer:
+def tls_only(target: Target, tls13: bool, grace: float, settle: float) -> AppAnswer:
     """The answer of a connection where no application data was exchanged."""
     waited = (
         f"the TLS handshake completed and no alert came within {grace:g} s after it"
         if tls13
         else "the TLS handshake completed (in TLS 1.2 the server judges the certificate "
-        "before its Finished)"
+        f"before its Finished) and the server kept the connection open {settle:g} s after it"
     )
     if target.protocol_source == "default":
         hint = (

@@ -51,6 +51,9 @@ MAX_CA_NAMES = 256
 TLS13_VERDICT_WAIT = 0.5
 #: TLS only (no application data): how long to wait for a TLS 1.3 server's alert.
 TLS_GRACE = 1.0
+#: TLS only: after a session ticket, how long a server that judges the certificate
+#: after the handshake (nginx) may take to close the connection.
+TICKET_SETTLE = 0.3
 _NEW_SESSION_TICKET = 4
 #: Alerts that are no refusal (RFC 8446 6.1): close_notify, and user_canceled, which
 #: Java's JSSE sends before close_notify when it closes a connection it served.
@@ -280,7 +283,7 @@ def _converse(
     if plan == "tls":
         if channel.eof or channel.reset:
             return None, None, None
-        return None, session.tls_only(target, tls13, TLS_GRACE), None
+        return None, session.tls_only(target, tls13, TLS_GRACE, TICKET_SETTLE), None
     stream = _TLSStream(channel)
     try:
         return session.converse(plan, stream, target, _common_name(identity))
@@ -303,21 +306,36 @@ def _await_verdict(
     """TLS 1.3: wait for the server's first post-handshake record (a ticket, or its alert).
 
     With no application data to come (TLS only), keep waiting up to TLS_GRACE
-    until a session ticket or data shows that the server is content.
+    until data shows that the server is content. A session ticket alone does
+    not: OpenSSL sends it before the application looks at the certificate
+    (nginx verifies after the handshake and then closes), so after a ticket
+    the wait goes on a little (TICKET_SETTLE) for a close or an alert; TLS 1.2
+    gets that moment too.
     """
-    if not tls13:
+    if tls13:
+        grace = TLS_GRACE if tls_only else TLS13_VERDICT_WAIT
+    elif tls_only:
+        # TLS 1.2 judged the certificate in the handshake, unless the application does
+        # it right after (nginx's stream module): a moment for that close.
+        grace = TICKET_SETTLE
+    else:
         return None
-    grace = TLS_GRACE if tls_only else TLS13_VERDICT_WAIT
     end = time.monotonic() + min(grace, channel.deadline.left())
-    while (left := end - time.monotonic()) > 0 and not channel.eof:
-        if not channel.fill(wait=left):
-            return None
+    while True:
+        # What came with the handshake's last flight first: a close_notify may be in the
+        # same read as the server's Finished (nginx then waits 3 s before closing).
         failure, has_data = _peek(channel)
         if failure is not None:
             return failure
-        if not tls_only or has_data or _NEW_SESSION_TICKET in observer.received:
+        if has_data:
             return None
-    return None
+        if _NEW_SESSION_TICKET in observer.received:
+            if not tls_only:
+                return None
+            end = min(end, time.monotonic() + TICKET_SETTLE)
+        left = end - time.monotonic()
+        if left <= 0 or channel.eof or not channel.fill(wait=left):
+            return None
 
 
 def _peek(channel: _Channel) -> tuple[str | None, bool]:
