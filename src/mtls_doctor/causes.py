@@ -48,6 +48,8 @@ FIX_CONTEXT_DEFAULTS = {
     "not_before": "",
     "installed_but_not_offered": "If you have one installed, check that its issuer is among "
     "the CA names the server accepts: browsers only offer matching certificates.",
+    # How the target's usual client presents a certificate (curl's flags for HTTPS).
+    "client_options": "with curl pass `--cert` and `--key`",
     # Browser advice; a fix filled with "" is dropped (no browser speaks Redis or LDAP).
     "browser_picker": "A certificate in Chrome/Chromium or Firefox on Linux: "
     "`mtls-doctor identities --for URL` lists what the browser would offer this server "
@@ -142,7 +144,7 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         fixed_by="user",
         user_fixes=(
             "Install your client certificate with its private key (a .p12/.pfx bundle) and "
-            "retry; with curl pass `--cert` and `--key`.",
+            "retry; {client_options}.",
             "{installed_but_not_offered}",
             "{browser_picker}",
             "{restart_browser}",
@@ -232,7 +234,7 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         fixed_by="user",
         user_fixes=(
             "Import the full chain: the .p12/.pfx with the intermediate certificate, or "
-            "append the intermediate to the PEM file passed to `curl --cert`.",
+            "append the intermediate to the certificate's PEM file ({client_options}).",
         ),
         server_fixes=(
             "Alternatively add the intermediate to the client-CA bundle and raise the verify "
@@ -246,7 +248,7 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         fixed_by="user",
         user_fixes=(
             "Import the bundle that includes the private key (.p12/.pfx), not the .crt/.cer "
-            "alone; with curl pass `--key`.",
+            "alone; {client_options}.",
             "macOS Keychain: the identity shows a disclosure triangle when its key is "
             "present. Windows certmgr: the icon shows a key.",
         ),
@@ -289,7 +291,7 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         "server, and another one does.",
         fixed_by="user",
         user_fixes=(
-            "Select the identity the verdict names (curl: pass that file with `--cert`).",
+            "Select the identity the verdict names ({client_options}).",
             "{restart_browser}",
         ),
     ),

@@ -285,3 +285,16 @@ def test_no_fix_is_given_twice(name: str, facts: DiagnosisFacts, cause: Cause) -
     for protocol in ("https", "redis"):
         fixes = diagnose(replace(facts, protocol=protocol), NOW)[1].fixes
         assert len(set(fixes)) == len(fixes), (name, protocol, fixes)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "client"),
+    [("https", "curl"), ("redis", "redis-cli"), ("postgres", "sslcert"), ("ldaps", "LDAPTLS_CERT")],
+)
+def test_the_fix_names_the_protocols_own_client(protocol: str, client: str) -> None:
+    facts = DiagnosisFacts(
+        identity=None, without_certificate=refused(116, certificate_sent=False), protocol=protocol
+    )
+    fixes = " ".join(diagnose(facts, NOW)[1].user_fixes)
+    assert client in fixes
+    assert ("curl" in fixes) is (protocol == "https")

@@ -33,15 +33,40 @@ class Protocol:
     http: bool = False
     #: The module (under ``mtls_doctor.protocols``) that holds its conversation.
     module: str = ""
+    #: How a common client of it presents a certificate (ends a sentence of a fix).
+    client_options: str = "with `openssl s_client` pass `-cert` and `-key`"
 
+
+_LDAP_CLIENT = "with OpenLDAP's tools set `LDAPTLS_CERT` and `LDAPTLS_KEY`"
 
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
-        Protocol(name="https", title="HTTPS", scheme="https", default_port=443, http=True),
+        Protocol(
+            name="https",
+            title="HTTPS",
+            scheme="https",
+            default_port=443,
+            http=True,
+            client_options="with curl pass `--cert` and `--key`",
+        ),
         Protocol(name="tls", title="TLS", scheme="tls", default_port=443),
-        Protocol(name="redis", title="Redis", scheme="rediss", default_port=6379, module="redis"),
-        Protocol(name="mqtt", title="MQTT", scheme="mqtts", default_port=8883, module="mqtt"),
+        Protocol(
+            name="redis",
+            title="Redis",
+            scheme="rediss",
+            default_port=6379,
+            module="redis",
+            client_options="with redis-cli pass `--tls --cert` and `--key`",
+        ),
+        Protocol(
+            name="mqtt",
+            title="MQTT",
+            scheme="mqtts",
+            default_port=8883,
+            module="mqtt",
+            client_options="with mosquitto_pub or mosquitto_sub pass `--cert` and `--key`",
+        ),
         Protocol(
             name="postgres",
             title="PostgreSQL",
@@ -49,6 +74,7 @@ PROTOCOLS: dict[str, Protocol] = {
             default_port=5432,
             starttls=True,
             module="postgres",
+            client_options="with psql set `sslcert` and `sslkey` in the connection string",
         ),
         Protocol(
             name="smtp", title="SMTP", scheme="smtp", default_port=587, starttls=True, module="mail"
@@ -60,9 +86,22 @@ PROTOCOLS: dict[str, Protocol] = {
         Protocol(name="imaps", title="IMAP", scheme="imaps", default_port=993, module="mail"),
         Protocol(name="pop3s", title="POP3", scheme="pop3s", default_port=995, module="mail"),
         Protocol(
-            name="ldap", title="LDAP", scheme="ldap", default_port=389, starttls=True, module="ldap"
+            name="ldap",
+            title="LDAP",
+            scheme="ldap",
+            default_port=389,
+            starttls=True,
+            module="ldap",
+            client_options=_LDAP_CLIENT,
         ),
-        Protocol(name="ldaps", title="LDAP", scheme="ldaps", default_port=636, module="ldap"),
+        Protocol(
+            name="ldaps",
+            title="LDAP",
+            scheme="ldaps",
+            default_port=636,
+            module="ldap",
+            client_options=_LDAP_CLIENT,
+        ),
     )
 }
 

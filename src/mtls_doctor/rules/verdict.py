@@ -39,6 +39,7 @@ from mtls_doctor.model import (
     Severity,
     Verdict,
 )
+from mtls_doctor.protocols import PROTOCOLS
 from mtls_doctor.rules.answer import evidence_clause, sentence
 from mtls_doctor.rules.chain import ChainReach, Reach, Trust, check_chain_against_server
 from mtls_doctor.rules.identity import check_identity
@@ -189,6 +190,8 @@ def fix_context(facts: DiagnosisFacts) -> dict[str, str]:
             context["installed_but_not_offered"] = NOT_OFFERED_WITHOUT_CA_NAMES
     if facts.protocol not in BROWSER_PROTOCOLS:
         context.update(dict.fromkeys(BROWSER_ONLY, ""))
+    if facts.protocol in PROTOCOLS:
+        context["client_options"] = PROTOCOLS[facts.protocol].client_options
     if facts.identity is not None:
         cert = facts.identity.certificate
         context["subject"] = f" ({cert.subject})"
