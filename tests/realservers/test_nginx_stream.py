@@ -9,6 +9,7 @@ names, and ``lint-server`` reads the ``stream`` server.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,19 @@ def test_lint_reads_the_stream_server(
         "required",
         f"stream server {stream.target}",
     )
+
+
+def test_explain_reads_the_stream_servers_own_log(
+    capsys: pytest.CaptureFixture[str], stream: RunningServer, live_lab: LabPKI, tmp_path: Path
+) -> None:
+    run_cli(
+        capsys, "check", f"tls://{stream.target}", "--cert", str(live_lab.identities["expired"].pem)
+    )
+    assert_logged(stream, "(10:certificate has expired) while SSL handshaking")
+    log = tmp_path / "error.log"
+    log.write_text(stream.error_log_text())
+    result = run_cli(capsys, "explain", "--json", "--file", str(log))
+    matches = json.loads(result.out)["matches"]
+    expired = [m for m in matches if "certificate has expired" in m["text"]]
+    assert expired and all(m["program"].startswith("nginx (stream module") for m in expired)
+    assert "certificate_expired" in expired[0]["causes"]
