@@ -16,6 +16,7 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from mtls_doctor import explain
 from mtls_doctor.causes import Cause
 from mtls_doctor.lab.pki import LabPKI
 from tests.matrix.conftest import (
@@ -110,5 +111,13 @@ def test_a_real_grpc_call_agrees(
         except grpc.RpcError as exc:
             assert not accepted, exc
             assert exc.code() is grpc.StatusCode.UNAVAILABLE
+            # What gRPC's client said, and what the server logged, through explain.
+            said = explain(str(exc.details())).matches
+            assert said and said[0].entry.id == "grpc.client_socket_closed", said
+            logged = explain(grpc_server.error_log_text()).matches
+            causes = {
+                c for m in logged if m.entry.id == "grpc.handshake_verify_failed" for c in m.causes
+            }
+            assert Cause.CERTIFICATE_EXPIRED in causes, logged
         else:
             assert accepted and answer.startswith(b"pong ") and b"good-ecdsa" in answer
