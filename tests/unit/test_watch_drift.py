@@ -10,13 +10,7 @@ import pytest
 
 from mtls_doctor.model import CertFacts, Severity
 from mtls_doctor.rules.probe import ClientAuth
-from mtls_doctor.watch.drift import (
-    identity_status,
-    issuing_cas,
-    trust_in_bundle,
-    usage_of,
-    watch_report,
-)
+from mtls_doctor.watch.drift import identity_status, usage_of, watch_report
 from mtls_doctor.watch.facts import (
     Acceptance,
     Handshake,
@@ -25,6 +19,7 @@ from mtls_doctor.watch.facts import (
     Usage,
     WatchFacts,
 )
+from mtls_doctor.watch.trust import issuing_cas, trust_in_bundle
 from tests.factories import ISSUING, NOW, ROOT, cert, identity
 from tests.factories import ca as plain_ca
 

@@ -24,9 +24,10 @@ from mtls_doctor.model import LoadProblem
 from mtls_doctor.rules.answer import answer
 from mtls_doctor.rules.probe import ClientAuth
 from mtls_doctor.tls.target import Target, parse_target
-from mtls_doctor.watch.drift import issued_by, issuing_cas, usage_of
+from mtls_doctor.watch.drift import usage_of
 from mtls_doctor.watch.facts import Handshake, IssuingCA, ServerView, Usage, WatchFacts
 from mtls_doctor.watch.sources import Sources, password_for
+from mtls_doctor.watch.trust import issued_by, issuing_cas
 
 #: A fleet's certificate directory may be large; a whole disk by mistake is not.
 MAX_INVENTORY_FILES = 200_000
