@@ -55,11 +55,15 @@ def exchange(stream: Stream, target: Target) -> HttpAnswer | AppAnswer | None:
     while not done:
         try:
             data = stream.recv()
-        except (ConnectTimeout, ConnectionEnded):
+        except (ConnectTimeout, ConnectionEnded) as exc:
             if status is not None:
                 break
+            if spoke and isinstance(exc, ConnectTimeout):
+                # Its TLS layer let the certificate in; the application is just slow.
+                return _reset_answer("no answer to the GET in time")
             raise
         if not data:
+            reset = reset or "the connection closed"
             break
         for event in conn.receive_data(data):
             spoke = True
@@ -103,7 +107,7 @@ def _reset_answer(how: str) -> AppAnswer:
         accepted=None,
         said=how,
         meaning="the server spoke HTTP/2 after the handshake, so its TLS layer let the "
-        f"certificate through, then ended this GET without a status ({how}); HTTP/2-only "
+        f"certificate through, then left this GET without a status ({how}); HTTP/2-only "
         "services do that to requests that are not theirs (a gRPC server resets anything but "
         "a gRPC call), so only the TLS layer's answer is known",
     )
