@@ -218,6 +218,8 @@ class _Plan:
     env: dict[str, str] = field(default_factory=dict)
     #: Run as this user (servers that refuse to run as root, e.g. PostgreSQL).
     user: str | None = None
+    #: Ready only once its logs say this too (PostgreSQL listens before it accepts logins).
+    ready_text: str | None = None
 
 
 def _launch(kind: str, tmp: Path, prepare: Callable[[Path, int], _Plan]) -> RunningServer:
@@ -257,7 +259,12 @@ def _launch(kind: str, tmp: Path, prepare: Callable[[Path, int], _Plan]) -> Runn
         server = RunningServer(kind, port, directory, plan.error_log or console, process, console)
         _RUNNING[process.pid] = server
         try:
-            _wait_ready(server, probe_connect=plan.probe_connect, timeout=plan.ready_timeout)
+            _wait_ready(
+                server,
+                probe_connect=plan.probe_connect,
+                timeout=plan.ready_timeout,
+                ready_text=plan.ready_text,
+            )
         except _PortTakenError:
             server.stop()
             if attempt == START_ATTEMPTS:
@@ -277,9 +284,14 @@ class _PortTakenError(Exception):
 
 
 def _wait_ready(
-    server: RunningServer, *, probe_connect: bool, timeout: float = READY_TIMEOUT
+    server: RunningServer,
+    *,
+    probe_connect: bool,
+    timeout: float = READY_TIMEOUT,
+    ready_text: str | None = None,
 ) -> None:
-    """Until the server process itself listens on its port (and accepts a connection)."""
+    """Until the server process itself listens on its port (and accepts a connection, and
+    its logs say ``ready_text``)."""
     deadline = time.monotonic() + timeout
     while True:
         logs = server.describe_logs()
@@ -292,8 +304,10 @@ def _wait_ready(
                 f"{server.kind} exited with code {server.process.returncode} "
                 f"before accepting connections\n{server.describe_logs()}"
             )
-        if _owns_listener(server.process.pid, server.port) and (
-            not probe_connect or _accepts(server.port)
+        if (
+            _owns_listener(server.process.pid, server.port)
+            and (not probe_connect or _accepts(server.port))
+            and (ready_text is None or ready_text in logs)
         ):
             return
         if time.monotonic() > deadline:

@@ -179,7 +179,12 @@ def start_postgres(
                 "log_connections = on\n"
             )
         (data / "pg_hba.conf").write_text(hba + "\n")
-        return _Plan(argv=[postgres, "-D", str(data)], user=user, probe_connect=False)
+        return _Plan(
+            argv=[postgres, "-D", str(data)],
+            user=user,
+            probe_connect=False,
+            ready_text="database system is ready to accept connections",
+        )
 
     return _launch("postgres", tmp, prepare)
 
