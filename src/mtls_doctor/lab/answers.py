@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from mtls_doctor.lab.issuing import LabCA
+from mtls_doctor.lab.issuing import LabCA, crl_builder
 
 __all__ = [
     "CRL_VALIDITY",
@@ -64,16 +64,8 @@ def build_served_crl(
     ca: LabCA, revoked: dict[int, Revocation], this_update: datetime, idp_url: str | None
 ) -> bytes:
     """``ca``'s CRL revoking ``revoked`` as of ``this_update`` (DER); an IDP naming ``idp_url``."""
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca.certificate.subject)
-        .last_update(this_update)
-        .next_update(this_update + CRL_VALIDITY)
-        .add_extension(x509.CRLNumber(2), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
-            critical=False,
-        )
+    builder = crl_builder(
+        ca, this_update=this_update, next_update=this_update + CRL_VALIDITY, number=2
     )
     if idp_url is not None:
         builder = builder.add_extension(

@@ -185,6 +185,23 @@ def self_signed_ca(name: x509.Name, key: PrivateKey, now: datetime) -> x509.Cert
     )
 
 
+def crl_builder(
+    ca: LabCA, *, this_update: datetime, next_update: datetime, number: int
+) -> x509.CertificateRevocationListBuilder:
+    """The lab's CRL profile: ``ca``'s name, the update times, a CRL number, the AKI."""
+    return (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.certificate.subject)
+        .last_update(this_update)
+        .next_update(next_update)
+        .add_extension(x509.CRLNumber(number), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
+            critical=False,
+        )
+    )
+
+
 def build_crl(
     ca: LabCA,
     revoked_serials: Sequence[int],
@@ -194,16 +211,11 @@ def build_crl(
     this_update: datetime | None = None,
 ) -> x509.CertificateRevocationList:
     """A CRL signed by ``ca`` revoking ``revoked_serials`` (keyCompromise) as of ``now``."""
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca.certificate.subject)
-        .last_update(this_update or now - timedelta(hours=1))
-        .next_update((this_update or now) + next_update)
-        .add_extension(x509.CRLNumber(1), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
-            critical=False,
-        )
+    builder = crl_builder(
+        ca,
+        this_update=this_update or now - timedelta(hours=1),
+        next_update=(this_update or now) + next_update,
+        number=1,
     )
     for serial in revoked_serials:
         builder = builder.add_revoked_certificate(
