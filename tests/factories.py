@@ -110,3 +110,17 @@ def chain_facts(*links: ChainLink, **overrides: Any) -> ChainFacts:
     if not links:
         links = (ChainLink(certificate=ca(ISSUING, ROOT), source=Source.SENT, sent=True),)
     return replace(ChainFacts(path=links), **overrides)
+
+
+class ScriptedServer:
+    """A byte stream that answers each command with the next scripted chunk."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def recv(self) -> bytes:
+        return self.chunks.pop(0) if self.chunks else b""

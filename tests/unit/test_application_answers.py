@@ -13,7 +13,7 @@ from mtls_doctor.model import DiagnosisFacts
 from mtls_doctor.protocols import http, mqtt, postgres, redis
 from mtls_doctor.rules.probe import ClientAuth, classify_client_auth
 from mtls_doctor.rules.verdict import diagnose
-from tests.factories import NOW, cert, chain_facts, handshake, identity
+from tests.factories import NOW, ScriptedServer, cert, chain_facts, handshake, identity
 
 
 def _verdict(attempt, who=None):  # type: ignore[no-untyped-def]
@@ -160,7 +160,7 @@ def test_tls_only_answer_is_accepted_at_the_tls_level() -> None:
         (b"* OK [CAPABILITY IMAP4rev1] ready\r\n", "IMAP", "imap://db.test:7000"),
         (b"+OK POP3 ready\r\n", "POP3", "pop3s://db.test"),
         (b"-ERR wrong number of arguments\r\n", "Redis", "rediss://db.test"),
-        (b"J\x00\x00\x00\x0a8.0.36\x00\x08\x00\x00\x00", "MySQL", None),
+        (b"J\x00\x00\x00\x0a8.0.36\x00\x08\x00\x00\x00", "MySQL", "mysql://USER@db.test:7000"),
         (b"220 ProFTPD Server ready\r\n", "FTP", None),
         (b"\x01\x02\x03", "not TLS", None),
     ],
@@ -197,26 +197,12 @@ def test_certificate_login_answers(reply: bytes, cause: str | None, verdict: Cau
     assert _verdict(handshake(http=None, app=answer)).cause is verdict
 
 
-class _ScriptedServer:
-    """A byte stream that answers each command with the next scripted chunk."""
-
-    def __init__(self, *chunks: bytes) -> None:
-        self.chunks = list(chunks)
-        self.sent: list[bytes] = []
-
-    def send(self, data: bytes) -> None:
-        self.sent.append(data)
-
-    def recv(self) -> bytes:
-        return self.chunks.pop(0) if self.chunks else b""
-
-
 def test_smtp_login_reply_is_the_first_reply_not_what_followed_it() -> None:
     """Dovecot may send 235 and, in the same read, 421 when its relay is down."""
     from mtls_doctor.protocols.mail import after_tls
     from mtls_doctor.tls.target import parse_target
 
-    server = _ScriptedServer(
+    server = ScriptedServer(
         b"250-mail.test\r\n250-AUTH EXTERNAL\r\n250 8BITMIME\r\n",
         b"235 2.7.0 Logged in.\r\n421 4.4.0 mail.test Failed to connect to relay server\r\n",
     )

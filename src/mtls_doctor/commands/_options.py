@@ -119,7 +119,7 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
         "--protocol",
         metavar="NAME",
         help="what to speak after the handshake on a host:port target: https, tls (nothing), "
-        "redis, mqtt, postgres, smtp, smtps, imap, imaps, pop3s, ldap, ldaps "
+        "redis, mqtt, postgres, mysql, smtp, smtps, imap, imaps, pop3s, ldap, ldaps "
         "(default: by the URL scheme or the well-known port)",
     )
 

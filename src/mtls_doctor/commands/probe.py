@@ -23,8 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "target",
         metavar="TARGET",
-        help="https://host[:port][/path], host:port, or rediss://, mqtts://, postgres://, smtp://, "
-        "imap://, ldap://, tls:// ...",
+        help="https://host[:port][/path], host:port, or rediss://, mqtts://, postgres://, "
+        "mysql://, smtp://, imap://, ldap://, tls:// ...",
     )
     add_network_arguments(parser)
     add_tls_argument(parser, "only this TLS version (default: the best)")

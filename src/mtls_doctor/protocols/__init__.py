@@ -77,6 +77,15 @@ PROTOCOLS: dict[str, Protocol] = {
             client_options="with psql set `sslcert` and `sslkey` in the connection string",
         ),
         Protocol(
+            name="mysql",
+            title="MySQL",
+            scheme="mysql",
+            default_port=3306,
+            starttls=True,
+            module="mysql",
+            client_options="with the mariadb or mysql client pass `--ssl-cert` and `--ssl-key`",
+        ),
+        Protocol(
             name="smtp", title="SMTP", scheme="smtp", default_port=587, starttls=True, module="mail"
         ),
         Protocol(name="smtps", title="SMTP", scheme="smtps", default_port=465, module="mail"),
@@ -110,6 +119,7 @@ SCHEMES: dict[str, str] = {
     **{p.scheme: p.name for p in PROTOCOLS.values()},
     "ssl": "tls",
     "postgresql": "postgres",
+    "mariadb": "mysql",
 }
 
 #: Ports whose protocol is well known: a bare ``host:port`` speaks it.
@@ -119,6 +129,7 @@ WELL_KNOWN_PORTS: dict[int, str] = {
     4443: "https",
     9443: "https",
     5432: "postgres",
+    3306: "mysql",
     6379: "redis",
     6380: "redis",
     8883: "mqtt",
@@ -143,5 +154,5 @@ def example(name: str, host: str, port: int | None = None) -> str:
     proto = PROTOCOLS[name]
     shown = f"[{host}]" if ":" in host else host
     tail = "" if port in (None, proto.default_port) else f":{port}"
-    user = "USER@" if name == "postgres" else ""
+    user = "USER@" if name in ("postgres", "mysql") else ""
     return f"{proto.scheme}://{user}{shown}{tail}"

@@ -66,7 +66,8 @@ def tls_only(target: Target, tls13: bool, grace: float, settle: float) -> AppAns
     if target.protocol_source == "default":
         hint = (
             f"port {target.port} is not a well-known port, so no application data was sent; "
-            "a scheme (rediss://, mqtts://, postgres://, smtp://, imap://, ldap://, https://) or "
+            "a scheme (rediss://, mqtts://, postgres://, mysql://, smtp://, imap://, ldap://, "
+            "https://) or "
             "--protocol NAME gives an application-level answer"
         )
     else:

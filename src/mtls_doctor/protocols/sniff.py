@@ -49,8 +49,8 @@ def describe(first: bytes, target: Target) -> str:
         )
     if _mysql_greeting(first):
         return (
-            "this is MySQL/MariaDB: its TLS starts inside the MySQL protocol, which this tool "
-            "does not speak"
+            "this is MySQL/MariaDB, whose TLS starts after its greeting and an SSLRequest: try "
+            f"{example('mysql', host, port)}"
         )
     if first[:1] == b"0" and b"1.3.6.1.4.1.1466.20036" in first:
         return (

@@ -2,7 +2,8 @@
 
 ``https://host[:port][/path]``, ``host:port``, ``host`` (port 443), and the
 schemes of services that are not HTTP (``rediss://``, ``mqtts://``,
-``postgres://[user@]host[:port][/db]``, ``smtp://``, ``imap://``, ``ldap://``,
+``postgres://[user@]host[:port][/db]``, ``mysql://[user@]host[:port][/db]``,
+``smtp://``, ``imap://``, ``ldap://``,
 ``tls://`` ...). The protocol decides what is said after the handshake: a
 bare ``host:port`` speaks the protocol its port is known for, and on any
 other port sends no application data at all (``protocol_source`` says how the
@@ -20,6 +21,8 @@ from mtls_doctor.errors import UsageError
 from mtls_doctor.protocols import PROTOCOLS, SCHEMES, WELL_KNOWN_PORTS, Protocol
 
 DEFAULT_PORT = 443
+#: Protocols whose URL path names a database (postgres://user@host/db, mysql://user@host/db).
+_DATABASES = ("postgres", "mysql")
 _FORMS = "https://host[:port][/path], host:port, host, or a scheme such as rediss://host:port"
 
 
@@ -148,7 +151,7 @@ def parse_target(
     path = parts.path or "/"
     if parts.query and spec.http:
         path += "?" + parts.query
-    database = unquote(parts.path.lstrip("/")) or None if name == "postgres" else None
+    database = unquote(parts.path.lstrip("/")) or None if name in _DATABASES else None
     return Target(
         host=parts.hostname,
         port=port or spec.default_port,
