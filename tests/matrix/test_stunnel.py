@@ -9,6 +9,8 @@ the connections stunnel lets through. In front of Redis the check is
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from mtls_doctor.causes import Cause
@@ -148,3 +150,29 @@ def test_bare_target_sends_no_http_through_stunnel(
     )
     assert result.json["handshake"]["http_status"] is None, result.json["handshake"]
     assert "SECURITY ATTACK" not in stunnel_redis[1].error_log_text()
+
+
+#: tls:// sends nothing: stunnel's own log is the only proof of what it accepted.
+TLS_ONLY_TRUTH = {
+    name: Truth(C.ACCEPTED, r"Certificate accepted at depth=0")
+    if truth.cause == C.ACCEPTED
+    else truth
+    for name, truth in TRUTH.items()
+}
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+@pytest.mark.parametrize(("identity", "truth"), cases(TLS_ONLY_TRUTH))
+def test_tls_only_check_agrees_with_stunnel(
+    identity: str | None,
+    truth: Truth,
+    version: str,
+    stunnel_http: tuple[RunningServer, RunningServer],
+    matrix_lab: LabPKI,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No application data at all, in either TLS version: the TLS layer's answer alone."""
+    target = f"tls://{stunnel_http[0].target}"
+    before = len(stunnel_http[1].error_log_text())
+    assert_agrees(capsys, stunnel_http, matrix_lab, identity, truth, target, "--tls", version)
+    assert not re.search(SERVED, stunnel_http[1].error_log_text()[before:])
