@@ -1,4 +1,4 @@
-"""Real non-HTTP TLS services for the tests: Redis, Mosquitto, PostgreSQL, Dovecot.
+"""Real non-HTTP TLS services for the tests: Redis, Mosquitto, PostgreSQL, MariaDB, Dovecot.
 
 Same rules as :mod:`tests.servers.real` (whose launcher they use): a fresh
 directory under the caller's ``tmp``, 127.0.0.1 only, a free port, stopped
@@ -133,6 +133,26 @@ def _pg_binary(name: str) -> str:
     return str(versions[0]) if versions else require_binary(name)
 
 
+def _server_home(
+    directory: Path, user: str | None, cert: Path, key: Path, ca_file: Path
+) -> tuple[Path, Path, Path, Path]:
+    """Where a server that runs as ``user`` keeps its files: (home, cert, CA file, key).
+
+    pytest's tmp is 0700 root, so a server running as another user gets a
+    directory of its own (removed at exit), owned by it, with copies of its files.
+    """
+    home = Path(tempfile.mkdtemp(prefix="mtls-doctor-server-")) if user else directory
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    crt, ca = home / "server.crt", home / "client-ca.pem"
+    shutil.copyfile(cert, crt)
+    shutil.copyfile(ca_file, ca)
+    server_key = _private_copy(home, key)
+    if user is not None:
+        for path in (home, crt, ca, server_key):
+            shutil.chown(path, user)
+    return home, crt, ca, server_key
+
+
 def start_postgres(
     tmp: Path,
     *,
@@ -150,16 +170,7 @@ def start_postgres(
     user = "postgres" if os.geteuid() == 0 else None
 
     def prepare(directory: Path, port: int) -> _Plan:
-        # The server's own files live where its user can reach them (pytest's tmp is 0700 root).
-        home = Path(tempfile.mkdtemp(prefix="mtls-doctor-pg-")) if user else directory
-        atexit.register(shutil.rmtree, home, ignore_errors=True)
-        crt, ca = home / "server.crt", home / "client-ca.pem"
-        shutil.copyfile(cert, crt)
-        shutil.copyfile(ca_file, ca)
-        server_key = _private_copy(home, key)
-        if user is not None:
-            for path in (home, crt, ca, server_key):
-                shutil.chown(path, user)
+        home, crt, ca, server_key = _server_home(directory, user, cert, key, ca_file)
         data = home / "data"
         done = subprocess.run(
             [initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
@@ -330,3 +341,70 @@ def start_slapd(
         )
 
     return _launch("slapd", tmp, prepare)
+
+
+def start_mariadb(
+    tmp: Path,
+    *,
+    cert: Path,
+    key: Path,
+    ca_file: Path,
+    init_sql: str = "",
+) -> RunningServer:
+    """MariaDB (``mariadbd``) with TLS on 127.0.0.1; ``init_sql`` runs at start (CREATE USER ...).
+
+    The client CA makes it ask for a certificate; whether one is needed is each
+    account's ``REQUIRE``. It logs to its console (``--log-warnings=2``: every
+    refused login, each "X509 ... mismatch", each connection that ended before
+    a login) and to DIR/general.log (each login and its Quit). Runs as the
+    ``mysql`` user when the tests run as root (mariadbd refuses root unless told).
+    """
+    install = require_binary("mariadb-install-db")
+    binary = require_binary("mariadbd")
+    user = "mysql" if os.geteuid() == 0 else None
+
+    def prepare(directory: Path, port: int) -> _Plan:
+        home, crt, ca, server_key = _server_home(directory, user, cert, key, ca_file)
+        init, data = home / "init.sql", home / "data"
+        init.write_text(init_sql)
+        if user is not None:
+            shutil.chown(init, user)
+        done = subprocess.run(
+            [install, "--no-defaults", f"--datadir={data}", "--skip-test-db"]
+            + ([f"--user={user}"] if user else [])
+            + ["--auth-root-authentication-method=normal"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise ServerStartError(f"mariadb-install-db failed:\n{done.stdout}{done.stderr}")
+        argv = [
+            binary,
+            "--no-defaults",
+            f"--datadir={data}",
+            f"--socket={home / 'mariadb.sock'}",
+            f"--pid-file={home / 'mariadb.pid'}",
+            f"--bind-address={LOOPBACK}",
+            f"--port={port}",
+            "--skip-name-resolve",
+            "--log-warnings=2",
+            "--general-log",
+            f"--general-log-file={home / 'general.log'}",
+            f"--ssl-cert={crt}",
+            f"--ssl-key={server_key}",
+            f"--ssl-ca={ca}",
+            f"--init-file={init}",
+            "--innodb-buffer-pool-size=8M",
+        ]
+        if home != directory:  # where the tests read logs (LogCursor: DIR/*.log)
+            (directory / "general.log").symlink_to(home / "general.log")
+        return _Plan(
+            argv=argv,
+            user=user,
+            probe_connect=False,
+            ready_timeout=30,
+            ready_text="ready for connections",  # after --init-file ran: the users exist
+        )
+
+    return _launch("mariadb", tmp, prepare)
