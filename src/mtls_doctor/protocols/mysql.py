@@ -244,12 +244,12 @@ def interpret(payload: bytes, user: str) -> AppAnswer:
 
 
 _ACCESS_DENIED_FIX = (
-    "Read the server's error log at the time of this check: 'X509 subject mismatch: should be "
-    "... but is ...' or 'X509 issuer mismatch' names the certificate rule that failed (logged "
-    "when log_warnings is 1 or more; MariaDB logs the denial itself from 2), otherwise it "
-    "was the password or the user name. SHOW GRANTS FOR '{user}'@'HOST' shows the account's "
-    "REQUIRE rule: SUBJECT and ISSUER must equal the certificate's names in OpenSSL's "
-    "one-line form (/C=../O=../CN=..). The account checks its certificate rule only after "
-    "its password, and this tool sends none: connect as the account meant for this "
-    "certificate (mysql://USER@host)."
+    "Read the server's error log at the time of this check: a note 'X509 subject mismatch: "
+    "should be ... but is ...' (or 'X509 issuer mismatch') just before 'Access denied' names "
+    "the certificate rule that failed; with log_warnings on (MariaDB's default) no such note "
+    "means the password or the user name was refused. SHOW GRANTS FOR '{user}'@'HOST' shows "
+    "the account's REQUIRE rule: SUBJECT and ISSUER must equal the certificate's names in "
+    "OpenSSL's one-line form (/C=../O=../CN=..). The rule is checked only after the password, "
+    "and this tool sends none: connect as the account meant for this certificate "
+    "(mysql://USER@host)."
 )
