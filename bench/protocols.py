@@ -5,7 +5,9 @@ Whole-process wall time, median of several runs, same machine, same run:
 same Redis as a bare host:port (TLS only: after a TLS 1.3 handshake it waits
 up to 1 s for the server's alert, less when a session ticket shows the
 server content); ``check postgres://`` (SSLRequest + StartupMessage) and
-``check imap://`` (STARTTLS + AUTHENTICATE EXTERNAL) on real servers.
+``check imap://`` (STARTTLS + AUTHENTICATE EXTERNAL) and ``check mysql://``
+(greeting, SSLRequest, login of a REQUIRE X509 account, against the mariadb
+client doing the same) on real servers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from _common import BIN, RUNS, median_seconds, report
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.servers.real import ServerRunner
-from tests.servers.services import start_dovecot, start_postgres, start_redis
+from tests.servers.services import start_dovecot, start_mariadb, start_postgres, start_redis
 
 from mtls_doctor.lab.pki import build_lab_pki
 
@@ -38,6 +40,7 @@ def main() -> None:
             redis = runner(start_redis, **served)
             postgres = runner(start_postgres, **served)
             imap = runner(start_dovecot, **served)
+            mariadb = runner(start_mariadb, **served, init_sql="CREATE USER x509 REQUIRE X509;")
             ident = pki.identities["good-rsa"]
             cert = ["--cert", str(ident.pem), "--no-revocation"]
             check = [str(BIN / "mtls-doctor"), "check"]
@@ -49,6 +52,10 @@ def main() -> None:
                     median_seconds([*check, f"postgres://{postgres.target}", *cert]),
                 ),
                 ("check imap://", median_seconds([*check, f"imap://{imap.target}", *cert])),
+                (
+                    "check mysql://",
+                    median_seconds([*check, f"mysql://x509@{mariadb.target}", *cert]),
+                ),
             ]
             redis_cli = shutil.which("redis-cli")
             if redis_cli and ident.key is not None:
@@ -56,6 +63,12 @@ def main() -> None:
                 peer = [redis_cli, "-h", host, "-p", port, "--tls", "--insecure",
                         "--cert", str(ident.crt), "--key", str(ident.key), "PING"]  # fmt: skip
                 rows.append(("redis-cli --tls PING", median_seconds(peer)))
+            client = shutil.which("mariadb")
+            if client and ident.key is not None:
+                host, port = mariadb.target.split(":")
+                mysql = [client, "-h", host, "-P", port, "-u", "x509", "-e", "DO 1",
+                         "--ssl-cert", str(ident.crt), "--ssl-key", str(ident.key)]  # fmt: skip
+                rows.append(("mariadb --ssl-cert (login)", median_seconds(mysql)))
             print(f"runs={RUNS}")
             report(rows, "check rediss://")
         finally:

@@ -147,3 +147,20 @@ def test_probe_mariadb(
     mariadb: RunningServer, matrix_lab: LabPKI, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert_probe(capsys, f"mysql://x509@{mariadb.target}", [])
+
+
+def test_a_mariadb_without_tls_is_one_clear_sentence(
+    servers: ServerRunner, matrix_lab: LabPKI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = servers(
+        start_mariadb,
+        cert=matrix_lab.server_pem,
+        key=matrix_lab.server_key_file,
+        ca_file=matrix_lab.client_ca_bundle,
+        plain=True,
+    )
+    result = run_cli(capsys, "check", f"mysql://x509@{plain.target}", "--json", "--timeout", "5")
+    assert result.code == 3, result
+    message = result.json["error"]["message"]
+    assert "MariaDB 10." in message and "does not offer TLS" in message, message
+    assert "\n" not in message and "Traceback" not in result.err

@@ -350,8 +350,11 @@ def start_mariadb(
     key: Path,
     ca_file: Path,
     init_sql: str = "",
+    plain: bool = False,
 ) -> RunningServer:
     """MariaDB (``mariadbd``) with TLS on 127.0.0.1; ``init_sql`` runs at start (CREATE USER ...).
+
+    ``plain``: no TLS at all (its greeting does not offer CLIENT_SSL).
 
     The client CA makes it ask for a certificate; whether one is needed is each
     account's ``REQUIRE``. It logs to its console (``--log-warnings=2``: every
@@ -391,12 +394,11 @@ def start_mariadb(
             "--log-warnings=2",
             "--general-log",
             f"--general-log-file={home / 'general.log'}",
-            f"--ssl-cert={crt}",
-            f"--ssl-key={server_key}",
-            f"--ssl-ca={ca}",
             f"--init-file={init}",
             "--innodb-buffer-pool-size=8M",
         ]
+        if not plain:
+            argv += [f"--ssl-cert={crt}", f"--ssl-key={server_key}", f"--ssl-ca={ca}"]
         if home != directory:  # where the tests read logs (LogCursor: DIR/*.log)
             (directory / "general.log").symlink_to(home / "general.log")
         return _Plan(

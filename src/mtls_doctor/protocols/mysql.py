@@ -170,8 +170,8 @@ def before_tls(stream: Stream, target: Target) -> None:
     if not greeting.capabilities & CLIENT_SSL:
         raise StartTLSRefusedError(
             f"{target}: {greeting.product} {greeting.shown_version} does not offer TLS (no "
-            "CLIENT_SSL in its greeting: ssl_cert and ssl_key are not set on this server), so "
-            "no client certificate can be checked"
+            "CLIENT_SSL in its greeting: TLS is off on this server, e.g. no ssl_cert and "
+            "ssl_key, or --skip-ssl), so no client certificate can be checked"
         )
     stream.send(ssl_request())
 
