@@ -63,6 +63,13 @@ SAMPLES = {
         "listen_addresses = '*'\nmax_connections = 100\nssl = on\n"
         "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'root.crt'\n",
     ),
+    "MySQL/MariaDB (my.cnf)": (
+        "my.cnf",
+        "[mariadb]\nbind-address = 0.0.0.0\nrequire_secure_transport = ON\n"
+        "ssl_cert = /etc/my.cnf.d/certificates/server-cert.pem\n"
+        "ssl_key = /etc/my.cnf.d/certificates/server-key.pem\n"
+        "ssl_ca = /etc/my.cnf.d/certificates/ca.pem\n",
+    ),
     "PostgreSQL (pg_hba.conf)": (
         "pg_hba.conf",
         "# TYPE  DATABASE  USER  ADDRESS  METHOD\nlocal   all   all   peer\n"

@@ -78,6 +78,18 @@ FORMATS: dict[str, tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]] = {
             re.compile(r"^\s*(?:listen_addresses|max_connections|shared_buffers)\s*=", _M),
         ),
     ),
+    "MySQL/MariaDB (my.cnf)": (
+        ("my.cnf", "mysqld.cnf", "mariadb.cnf", "50-server.cnf", "server.cnf"),
+        (
+            re.compile(r"^\s*\[(?:mysqld|mariadb|mariadbd|server|mysqld_safe)(?:-[\w.]+)?\]", _M),
+            re.compile(r"^\s*ssl[-_](?:ca|capath|cert|key|cipher|crl)\s*=", _M),
+            re.compile(
+                r"^\s*(?:datadir|bind[-_]address|require[-_]secure[-_]transport|innodb[-_]\w+|"
+                r"skip[-_]name[-_]resolve)\b",
+                _M,
+            ),
+        ),
+    ),
     "PostgreSQL (pg_hba.conf)": (
         ("pg_hba.conf",),
         (
