@@ -7,6 +7,7 @@ import struct
 import pytest
 
 from mtls_doctor.causes import Cause
+from mtls_doctor.errors import ConnectTimeout
 from mtls_doctor.model import DiagnosisFacts
 from mtls_doctor.protocols import mysql
 from mtls_doctor.protocols.base import MAX_ANSWER, StartTLSRefusedError
@@ -175,3 +176,12 @@ def test_mysql_urls_carry_user_database_and_the_mariadb_alias() -> None:
         "sales",
     )
     assert parse_target("db.test:3306").protocol == "mysql"
+
+
+def test_a_silent_port_is_probably_not_mysql() -> None:
+    class Silent(ScriptedServer):
+        def recv(self) -> bytes:
+            raise ConnectTimeout("the server did not answer within 2 s")
+
+    with pytest.raises(ConnectTimeout, match=r"not one .*try tls://db\.test:3306"):
+        mysql.before_tls(Silent(), parse_target("mysql://db.test"))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from mtls_doctor.errors import ConnectTimeout
 from mtls_doctor.model import AppAnswer
 from mtls_doctor.protocols.base import MAX_ANSWER, StartTLSRefusedError, Stream, read_exact
 from mtls_doctor.tls.target import Target
@@ -158,7 +159,13 @@ def read_packet(stream: Stream) -> tuple[int, bytes] | None:
 
 def before_tls(stream: Stream, target: Target) -> None:
     """Read the greeting; when it offers TLS, send the SSLRequest."""
-    read = read_packet(stream)
+    try:
+        read = read_packet(stream)
+    except ConnectTimeout as exc:
+        raise ConnectTimeout(
+            f"{target}: {exc}, and a MySQL/MariaDB server greets at once: this port is probably "
+            f"not one (if it speaks TLS from the start, try tls://{target.host}:{target.port})"
+        ) from None
     greeting = parse_greeting(read[1]) if read is not None else None
     if isinstance(greeting, ServerError):
         raise StartTLSRefusedError(
