@@ -56,9 +56,36 @@ FIX_CONTEXT_DEFAULTS = {
     "and why it leaves each other one out.",
     "restart_browser": "Browsers remember the certificate chosen for a site: quit the browser "
     "completely (not just the tab) so that the selection prompt appears again.",
+    # The server's side, worded for web servers and proxies (nginx, Apache, HAProxy); the
+    # protocol registry words it for the others (protocols.Protocol.server_ca_setting).
+    "server_ca_setting": "nginx: the CA must be in the file of `ssl_client_certificate` "
+    "(advertised to clients) or `ssl_trusted_certificate`; Apache: "
+    "`SSLCACertificateFile`/`SSLCACertificatePath`; HAProxy: `ca-file` on the `bind` line. "
+    "Reload the server afterwards.",
+    "advertise_fix": "If users hold valid certificates that are never offered, make sure the "
+    "issuing CA is advertised: nginx: in the file of `ssl_client_certificate` (the CAs "
+    "of `ssl_trusted_certificate` are trusted but never advertised); Apache: "
+    "`SSLCACertificateFile`/`SSLCACertificatePath` (or `SSLCADNRequestFile`); HAProxy: "
+    "`ca-file` on the `bind` line. Reload the server afterwards.",
+    "lint_issuing_ca": "Check it with `mtls-doctor lint-server CONFIG --issuing-ca NEW_CA.pem`.",
+    "watch_rotation": "Before the next rotation reaches users: `mtls-doctor watch --issuing-ca "
+    "NEW_CA.pem --server-config CONFIG --server HOST:PORT` names every server that does not "
+    "accept the new CA yet.",
+    "server_log": "Read the server's error log at info level (nginx logs the reason as "
+    "`client SSL certificate verify error`; Apache as AH02039/AH02261).",
+    "crl_files": "Check the CRL files (`ssl_crl`, `SSLCARevocationFile`): an expired CRL "
+    "rejects every client. `mtls-doctor lint-server` finds this.",
 }
 #: The placeholders that only a browser's user needs.
 BROWSER_ONLY = ("installed_but_not_offered", "browser_picker", "restart_browser")
+#: The placeholders about web servers' configuration (what lint-server reads).
+WEB_SERVER_ONLY = ("advertise_fix", "lint_issuing_ca", "crl_files")
+#: The same advice for a server that is not a web server or proxy.
+NOT_WEB_SERVER = {
+    "watch_rotation": "Before the next rotation reaches users: `mtls-doctor watch --issuing-ca "
+    "NEW_CA.pem --server HOST:PORT` names every server that does not accept the new CA yet.",
+    "server_log": "Read the server's log at the time of the check: it names the reason.",
+}
 #: ``installed_but_not_offered`` when the server lists no CA names.
 NOT_OFFERED_WITHOUT_CA_NAMES = (
     "If you have one installed: this server lists no CA names, so a browser offers every "
@@ -89,12 +116,6 @@ class CauseInfo:
     #: Concrete steps for whoever runs the server (nginx, Apache, HAProxy).
     server_fixes: tuple[str, ...] = ()
 
-
-_SERVER_BUNDLE = (
-    "nginx: the CA must be in the file of `ssl_client_certificate` (advertised to clients) or "
-    "`ssl_trusted_certificate`; Apache: `SSLCACertificateFile`/`SSLCACertificatePath`; "
-    "HAProxy: `ca-file` on the `bind` line. Reload the server afterwards."
-)
 
 CATALOGUE: dict[Cause, CauseInfo] = {
     Cause.ACCEPTED: CauseInfo(
@@ -149,13 +170,7 @@ CATALOGUE: dict[Cause, CauseInfo] = {
             "{browser_picker}",
             "{restart_browser}",
         ),
-        server_fixes=(
-            "If users hold valid certificates that are never offered, make sure the "
-            "issuing CA is advertised: nginx: in the file of `ssl_client_certificate` (the CAs "
-            "of `ssl_trusted_certificate` are trusted but never advertised); Apache: "
-            "`SSLCACertificateFile`/`SSLCACertificatePath` (or `SSLCADNRequestFile`); HAProxy: "
-            "`ca-file` on the `bind` line. Reload the server afterwards.",
-        ),
+        server_fixes=("{advertise_fix}",),
     ),
     Cause.CERTIFICATE_EXPIRED: CauseInfo(
         title="The client certificate has expired.",
@@ -207,7 +222,7 @@ CATALOGUE: dict[Cause, CauseInfo] = {
             "Use a certificate issued by one of the CAs the server accepts{accepted_cas}.",
             "If you have several certificates, pick the one issued by an accepted CA.",
         ),
-        server_fixes=("If this CA should be trusted, add it: " + _SERVER_BUNDLE,),
+        server_fixes=("If this CA should be trusted, add it: {server_ca_setting}",),
     ),
     Cause.ISSUER_ROTATED: CauseInfo(
         title="The issuing CA was rotated: same name, different key.",
@@ -220,11 +235,9 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         ),
         server_fixes=(
             "Add the new CA certificate to the client-CA bundle (keep the old one until "
-            "every client has moved): " + _SERVER_BUNDLE,
-            "Check it with `mtls-doctor lint-server CONFIG --issuing-ca NEW_CA.pem`.",
-            "Before the next rotation reaches users: `mtls-doctor watch --issuing-ca "
-            "NEW_CA.pem --server-config CONFIG --server HOST:PORT` names every server that "
-            "does not accept the new CA yet.",
+            "every client has moved): {server_ca_setting}",
+            "{lint_issuing_ca}",
+            "{watch_rotation}",
         ),
     ),
     Cause.MISSING_INTERMEDIATE: CauseInfo(
@@ -302,10 +315,8 @@ CATALOGUE: dict[Cause, CauseInfo] = {
         "we cannot see). The server's error log says which.",
         fixed_by="server owner",
         server_fixes=(
-            "Read the server's error log at info level (nginx logs the reason as "
-            "`client SSL certificate verify error`; Apache as AH02039/AH02261).",
-            "Check the CRL files (`ssl_crl`, `SSLCARevocationFile`): an expired CRL rejects "
-            "every client. `mtls-doctor lint-server` finds this.",
+            "{server_log}",
+            "{crl_files}",
         ),
     ),
     Cause.UNREACHABLE: CauseInfo(

@@ -47,9 +47,10 @@ from mtls_doctor.model import (
 )
 from mtls_doctor.rules.answer import answer
 from mtls_doctor.rules.chain import Reach, analyze_chain
+from mtls_doctor.rules.fixes import make_verdict
 from mtls_doctor.rules.identity import check_identity
 from mtls_doctor.rules.outcome import Outcome, outcome
-from mtls_doctor.rules.verdict import diagnose, make_verdict
+from mtls_doctor.rules.verdict import diagnose
 from mtls_doctor.tls.target import Target
 from mtls_doctor.tlsversion import TLSVersion
 

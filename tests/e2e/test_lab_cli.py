@@ -110,10 +110,10 @@ def test_rejected_by_application_title_holds_with_or_without_a_certificate() -> 
 
 
 def test_the_advertised_ca_advice_does_not_offer_an_unadvertised_directive() -> None:
-    from mtls_doctor.causes import CATALOGUE, Cause
+    from mtls_doctor.causes import CATALOGUE, Cause, fill
 
     (fix,) = CATALOGUE[Cause.NO_CERTIFICATE_SENT].server_fixes
-    advertised = fix.split("advertised:", 1)[1]
+    advertised = fill(fix).split("advertised:", 1)[1]
     assert "ssl_client_certificate" in advertised
     assert "ssl_trusted_certificate" in advertised
     assert "never advertised" in advertised

@@ -13,7 +13,13 @@ import pytest
 
 import mtls_doctor
 from mtls_doctor.advice import available_commands, only_existing, suggested_commands
-from mtls_doctor.causes import CATALOGUE, FIX_CONTEXT_DEFAULTS, NOT_OFFERED_WITHOUT_CA_NAMES, fill
+from mtls_doctor.causes import (
+    CATALOGUE,
+    FIX_CONTEXT_DEFAULTS,
+    NOT_OFFERED_WITHOUT_CA_NAMES,
+    NOT_WEB_SERVER,
+    fill,
+)
 from mtls_doctor.cli import main
 
 PACKAGE = Path(mtls_doctor.__file__).parent
@@ -40,7 +46,7 @@ def _knowledge() -> Iterator[tuple[str, str]]:
 
 def _catalogue() -> Iterator[tuple[str, str]]:
     # Fixes pass through make_verdict (only_existing), then fill with or without facts.
-    contexts = [{}, {"installed_but_not_offered": NOT_OFFERED_WITHOUT_CA_NAMES}]
+    contexts = [{}, {"installed_but_not_offered": NOT_OFFERED_WITHOUT_CA_NAMES}, NOT_WEB_SERVER]
     for cause, info in CATALOGUE.items():
         for text in (info.title, info.explanation):
             yield str(cause), text

@@ -298,3 +298,27 @@ def test_the_fix_names_the_protocols_own_client(protocol: str, client: str) -> N
     fixes = " ".join(diagnose(facts, NOW)[1].user_fixes)
     assert client in fixes
     assert ("curl" in fixes) is (protocol == "https")
+
+
+@pytest.mark.parametrize(
+    ("protocol", "setting"),
+    [
+        ("https", "ssl_client_certificate"),
+        ("redis", "tls-ca-cert-file"),
+        ("postgres", "ssl_ca_file"),
+        ("mysql", "ssl_ca"),
+        ("mqtt", "cafile"),
+        ("imaps", "ssl_ca"),
+        ("ldaps", "olcTLSCACertificateFile"),
+    ],
+)
+def test_the_server_fix_names_that_servers_own_setting(protocol: str, setting: str) -> None:
+    """A rotated CA on a Redis or LDAP server is not fixed in nginx's configuration."""
+    facts = replace(with_cert(refused(48)), protocol=protocol)
+    verdict = diagnose(facts, NOW)[1]
+    assert verdict.cause is Cause.ISSUER_ROTATED
+    server = " ".join(verdict.server_fixes)
+    assert setting in server
+    web = protocol == "https"
+    assert ("nginx" in server) is web and ("lint-server" in server) is web
+    assert "mtls-doctor watch --issuing-ca" in server

@@ -35,9 +35,20 @@ class Protocol:
     module: str = ""
     #: How a common client of it presents a certificate (ends a sentence of a fix).
     client_options: str = "with `openssl s_client` pass `-cert` and `-key`"
+    #: Where its usual servers keep the CAs they trust for client certificates (a whole
+    #: sentence); None: the web servers' (nginx, Apache, HAProxy: causes.py).
+    server_ca_setting: str | None = None
 
 
 _LDAP_CLIENT = "with OpenLDAP's tools set `LDAPTLS_CERT` and `LDAPTLS_KEY`"
+_LDAP_SERVER = (
+    "OpenLDAP: the file of `olcTLSCACertificateFile` (slapd.conf: `TLSCACertificateFile`); "
+    "restart slapd afterwards."
+)
+_MAIL_SERVER = (
+    "Dovecot: the file of `ssl_ca` in dovecot.conf; Postfix: `smtpd_tls_CAfile`; reload "
+    "the server afterwards."
+)
 
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
@@ -58,6 +69,8 @@ PROTOCOLS: dict[str, Protocol] = {
             default_port=6379,
             module="redis",
             client_options="with redis-cli pass `--tls --cert` and `--key`",
+            server_ca_setting="Redis: the file of `tls-ca-cert-file` (or the directory of "
+            "`tls-ca-cert-dir`) in redis.conf; restart Redis afterwards.",
         ),
         Protocol(
             name="mqtt",
@@ -66,6 +79,8 @@ PROTOCOLS: dict[str, Protocol] = {
             default_port=8883,
             module="mqtt",
             client_options="with mosquitto_pub or mosquitto_sub pass `--cert` and `--key`",
+            server_ca_setting="Mosquitto: the file of `cafile` (or the directory of `capath`) "
+            "on the listener in mosquitto.conf; restart the broker afterwards.",
         ),
         Protocol(
             name="postgres",
@@ -75,6 +90,8 @@ PROTOCOLS: dict[str, Protocol] = {
             starttls=True,
             module="postgres",
             client_options="with psql set `sslcert` and `sslkey` in the connection string",
+            server_ca_setting="PostgreSQL: the file of `ssl_ca_file` in postgresql.conf; "
+            "reload the server afterwards (`SELECT pg_reload_conf()`).",
         ),
         Protocol(
             name="mysql",
@@ -84,16 +101,27 @@ PROTOCOLS: dict[str, Protocol] = {
             starttls=True,
             module="mysql",
             client_options="with the mariadb or mysql client pass `--ssl-cert` and `--ssl-key`",
+            server_ca_setting="MySQL/MariaDB: the file of `ssl_ca` (or the directory of "
+            "`ssl_capath`) in the server's configuration; restart the server afterwards.",
         ),
-        Protocol(
-            name="smtp", title="SMTP", scheme="smtp", default_port=587, starttls=True, module="mail"
+        *(
+            Protocol(
+                name=name,
+                title=title,
+                scheme=name,
+                default_port=port,
+                starttls=starttls,
+                module="mail",
+                server_ca_setting=_MAIL_SERVER,
+            )
+            for name, title, port, starttls in (
+                ("smtp", "SMTP", 587, True),
+                ("smtps", "SMTP", 465, False),
+                ("imap", "IMAP", 143, True),
+                ("imaps", "IMAP", 993, False),
+                ("pop3s", "POP3", 995, False),
+            )
         ),
-        Protocol(name="smtps", title="SMTP", scheme="smtps", default_port=465, module="mail"),
-        Protocol(
-            name="imap", title="IMAP", scheme="imap", default_port=143, starttls=True, module="mail"
-        ),
-        Protocol(name="imaps", title="IMAP", scheme="imaps", default_port=993, module="mail"),
-        Protocol(name="pop3s", title="POP3", scheme="pop3s", default_port=995, module="mail"),
         Protocol(
             name="ldap",
             title="LDAP",
@@ -102,6 +130,7 @@ PROTOCOLS: dict[str, Protocol] = {
             starttls=True,
             module="ldap",
             client_options=_LDAP_CLIENT,
+            server_ca_setting=_LDAP_SERVER,
         ),
         Protocol(
             name="ldaps",
@@ -110,6 +139,7 @@ PROTOCOLS: dict[str, Protocol] = {
             default_port=636,
             module="ldap",
             client_options=_LDAP_CLIENT,
+            server_ca_setting=_LDAP_SERVER,
         ),
     )
 }

@@ -32,9 +32,10 @@ from mtls_doctor.causes import Cause
 from mtls_doctor.graph import IssuanceGraph, Node, Source
 from mtls_doctor.model import Verdict
 from mtls_doctor.rules.acceptance_crl import check_crls
+from mtls_doctor.rules.fixes import make_verdict
 from mtls_doctor.rules.identity import MIN_RSA_BITS, allows_client_auth
 from mtls_doctor.rules.serverconf import DEPTH_DIRECTIVE, allowed_intermediates, depth_needed
-from mtls_doctor.rules.verdict import PRIORITY, make_verdict
+from mtls_doctor.rules.verdict import PRIORITY
 from mtls_doctor.rules.verify_policy import VerifyError, Walk, ignored_by_policy, openssl_order
 from mtls_doctor.rules.walk import TRUSTED_FIRST, End, walk
 from mtls_doctor.serverconf.facts import TLSServerBlock, VerifyCheck, VerifyMode

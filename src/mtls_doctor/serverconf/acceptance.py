@@ -17,9 +17,9 @@ from mtls_doctor.causes import Cause
 from mtls_doctor.graph import Source
 from mtls_doctor.graphbuild import GraphBuilder
 from mtls_doctor.rules.acceptance import Judgement, judge
+from mtls_doctor.rules.fixes import make_verdict
 from mtls_doctor.rules.identity import check_identity
 from mtls_doctor.rules.serverconf import advertised_names
-from mtls_doctor.rules.verdict import make_verdict
 from mtls_doctor.serverconf.facts import TLSServerBlock
 from mtls_doctor.serverconf.material import LoadedBlock
 from mtls_doctor.x509facts import is_issued_by
