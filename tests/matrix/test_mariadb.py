@@ -164,3 +164,17 @@ def test_a_mariadb_without_tls_is_one_clear_sentence(
     message = result.json["error"]["message"]
     assert "MariaDB 10." in message and "does not offer TLS" in message, message
     assert "\n" not in message and "Traceback" not in result.err
+
+
+def test_without_a_user_or_a_certificate_no_login_is_tried(
+    mariadb: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No account to ask about: no login on a guessed one (root), and no verdict claimed."""
+    logs = LogCursor(mariadb)
+    result = run_cli(capsys, "check", "--json", f"mysql://{mariadb.target}")
+    document = result.json
+    verdict, application = document["verdict"], document["probe"]["application"]
+    assert (result.code, verdict["cause"]) == (0, "accepted"), verdict
+    assert verdict["summary"].startswith("The server let the client in without a certificate.")
+    assert application["said"] == "(no login tried)" and "REQUIRE X509" in verdict["summary"]
+    assert "Access denied" not in logs.text() and "root" not in logs.text()

@@ -185,3 +185,11 @@ def test_a_silent_port_is_probably_not_mysql() -> None:
 
     with pytest.raises(ConnectTimeout, match=r"not one .*try tls://db\.test:3306"):
         mysql.before_tls(Silent(), parse_target("mysql://db.test"))
+
+
+def test_no_account_named_and_no_certificate_means_no_login_attempt() -> None:
+    """Guessing an account (root) would be a failed login on someone else's account."""
+    server = ScriptedServer()
+    answer = mysql.after_tls(server, parse_target("mysql://db.test"), None)
+    assert server.sent == [] and answer.accepted is None
+    assert "mysql://USER@host" in answer.meaning

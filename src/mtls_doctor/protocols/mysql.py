@@ -184,8 +184,21 @@ def before_tls(stream: Stream, target: Target) -> None:
 
 
 def after_tls(stream: Stream, target: Target, common_name: str | None) -> AppAnswer:
-    """Log in as the URL's user (else the certificate's CN) without a password."""
-    user = target.user or common_name or "root"
+    """Log in as the URL's user (else the certificate's CN) without a password.
+
+    With neither there is no account to ask about: guessing one (``root``) would
+    be a failed login on someone else's account, so none is tried.
+    """
+    user = target.user or common_name
+    if user is None:
+        return AppAnswer(
+            protocol="mysql",
+            accepted=None,
+            said="(no login tried)",
+            meaning="the TLS handshake completed; no account was named (mysql://USER@host) "
+            "and no certificate gives one, so no login was tried and whether an account "
+            "requires a certificate (REQUIRE X509) is not known",
+        )
     stream.send(handshake_response(user, target.database))
     read = read_packet(stream)
     if read is not None and read[1][:1] == b"\xfe":

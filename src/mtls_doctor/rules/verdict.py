@@ -359,6 +359,10 @@ def _not_requested(facts: HandshakeFacts) -> Verdict:
     )
 
 
+#: ``accepted`` when no certificate was sent: nothing to have been accepted.
+_IN_WITHOUT = "The server let the client in without a certificate."
+
+
 def _without_certificate(facts: HandshakeFacts | None) -> Verdict:
     if facts is None:
         return make_verdict(Cause.REJECTED_UNEXPLAINED, "No connection was made.")
@@ -371,12 +375,14 @@ def _without_certificate(facts: HandshakeFacts | None) -> Verdict:
             Cause.ACCEPTED,
             "The server does not ask for a client certificate here and served the request."
             + _app_note(facts),
+            title=_IN_WITHOUT,
         )
     if result is Outcome.SERVED:
         return make_verdict(
             Cause.ACCEPTED,
             "The server asks for a client certificate but serves clients without one."
             + _app_note(facts),
+            title=_IN_WITHOUT,
         )
     if result is Outcome.APP_REFUSED and not facts.certificate_requested:
         note = per_path_client_auth(facts)
