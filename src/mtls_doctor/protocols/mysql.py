@@ -53,6 +53,8 @@ _NATIVE = "mysql_native_password"
 _EMPTY_OK = (_NATIVE, "caching_sha2_password")
 _QUIT = b"\x01\x00\x00\x00\x01"  # COM_QUIT, sequence 0
 ACCESS_DENIED = 1045
+#: A greeting is a few hundred bytes (version, salt, capabilities, plugin name).
+_MAX_GREETING = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +149,9 @@ def parse_error(payload: bytes) -> ServerError | None:
     return ServerError(code, state, "".join(c if c.isprintable() else "?" for c in message))
 
 
-def read_packet(stream: Stream) -> tuple[int, bytes] | None:
+def read_packet(stream: Stream, start: bytes = b"") -> tuple[int, bytes] | None:
     """The next packet's (sequence, payload), at most MAX_ANSWER bytes; None at the end."""
-    head = read_exact(stream, 4)
+    head = read_exact(stream, 4, start)
     if len(head) < 4:
         return None
     size = struct.unpack("<I", head[:3] + b"\x00")[0]
@@ -160,12 +162,19 @@ def read_packet(stream: Stream) -> tuple[int, bytes] | None:
 def before_tls(stream: Stream, target: Target) -> None:
     """Read the greeting; when it offers TLS, send the SSLRequest."""
     try:
-        read = read_packet(stream)
+        head = read_exact(stream, 4)
     except ConnectTimeout as exc:
         raise ConnectTimeout(
             f"{target}: {exc}, and a MySQL/MariaDB server greets at once: this port is probably "
             f"not one (if it speaks TLS from the start, try tls://{target.host}:{target.port})"
         ) from None
+    if len(head) >= 4 and (head[3] != 0 or int.from_bytes(head[:3], "little") > _MAX_GREETING):
+        # Not the header of a greeting (sequence 0, a few hundred bytes): say what it is
+        # rather than wait for megabytes that will never come.
+        from mtls_doctor.protocols.sniff import describe
+
+        raise StartTLSRefusedError(f"{target}: no MySQL/MariaDB greeting: {describe(head, target)}")
+    read = read_packet(stream, head)
     greeting = parse_greeting(read[1]) if read is not None else None
     if isinstance(greeting, ServerError):
         raise StartTLSRefusedError(
