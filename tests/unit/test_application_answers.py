@@ -209,3 +209,30 @@ def test_smtp_login_reply_is_the_first_reply_not_what_followed_it() -> None:
     answer = after_tls(server, parse_target("smtp://mail.test:587"), "alice")
     assert (answer.accepted, answer.said) == (True, "235 2.7.0 Logged in.")
     assert server.sent[1] == b"AUTH EXTERNAL =\r\n"
+
+
+@pytest.mark.parametrize("scheme", ["smtp", "imap"])
+def test_a_starttls_greeting_that_is_another_service_is_named_at_once(scheme: str) -> None:
+    """An SSH banner is no SMTP or IMAP greeting: say so now, not when the timeout ends."""
+    from mtls_doctor.protocols.base import StartTLSRefusedError
+    from mtls_doctor.protocols.mail import before_tls
+    from mtls_doctor.tls.target import parse_target
+
+    server = ScriptedServer(b"SSH-2.0-OpenSSH_9.2\r\n")
+    with pytest.raises(StartTLSRefusedError, match="SSH"):
+        before_tls(server, parse_target(f"{scheme}://mail.test"))
+    assert server.sent == []
+
+
+def test_a_multi_line_smtp_banner_still_starts_tls() -> None:
+    from mtls_doctor.protocols.mail import before_tls
+    from mtls_doctor.tls.target import parse_target
+
+    server = ScriptedServer(
+        b"220-mail.test ESMTP\r\n",
+        b"220 ready\r\n",
+        b"250-mail.test\r\n250 STARTTLS\r\n",
+        b"220 2.0.0 go ahead\r\n",
+    )
+    before_tls(server, parse_target("smtp://mail.test"))
+    assert server.sent[-1] == b"STARTTLS\r\n"

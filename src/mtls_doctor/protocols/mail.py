@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import re
 
+from mtls_doctor.errors import ConnectTimeout
 from mtls_doctor.model import AppAnswer
 from mtls_doctor.protocols.base import StartTLSRefusedError, Stream, first_line, read_until
 from mtls_doctor.tls.target import Target
 
 _SMTP_LAST = re.compile(rb"(?m)^\d{3}(?: [^\r\n]*)?\r?\n")
+#: What the first line of a greeting starts with (SMTP: a reply code; IMAP: untagged).
+_SMTP_LINE = re.compile(rb"\d{3}[ \r\n-]")
+_IMAP_LINE = re.compile(rb"\* ")
 _EHLO = b"EHLO mtls-doctor.invalid\r\n"
 #: Answers that report trouble on the server's side, not a judgement of the client
 #: (RFC 3206 [SYS/TEMP], RFC 5530 [UNAVAILABLE] / [SERVERBUG], Dovecot's wording).
@@ -41,18 +45,23 @@ def _smtp_reply(stream: Stream) -> bytes:
     reply at once (Dovecot: ``235`` then ``421`` when its relay is down), and
     that reply answers nothing we asked.
     """
-    buffer = read_until(stream, lambda buf: bool(_SMTP_LAST.search(buf)))
+    return _smtp_reply_from(stream, b"")
+
+
+def _smtp_reply_from(stream: Stream, start: bytes) -> bytes:
+    """:func:`_smtp_reply`, continuing from what was read already."""
+    buffer = read_until(stream, lambda buf: bool(_SMTP_LAST.search(buf)), start)
     end = _SMTP_LAST.search(buffer)
     return buffer[: end.end()] if end else buffer
 
 
-def _imap_line(stream: Stream, tag: bytes) -> bytes:
+def _imap_line(stream: Stream, tag: bytes, start: bytes = b"") -> bytes:
     """IMAP lines up to the one that starts with ``tag`` (``*`` for the greeting)."""
 
     def done(buf: bytes) -> bool:
         return any(line.startswith(tag + b" ") for line in buf.split(b"\r\n")[:-1])
 
-    return read_until(stream, done)
+    return read_until(stream, done, start)
 
 
 def _tagged(reply: bytes, tag: bytes) -> str:
@@ -66,10 +75,28 @@ def _last(reply: bytes) -> str:
     return first_line(lines[-1]) if lines else "(connection closed)"
 
 
+def _greeting(stream: Stream, target: Target, looks_right: re.Pattern[bytes]) -> bytes:
+    """The server's first line; it greets at once, so silence or another first line
+    (an SSH banner, binary) ends the wait instead of running out the timeout."""
+    title = "SMTP" if target.protocol == "smtp" else "IMAP"
+    try:
+        first = read_until(stream, lambda buf: b"\n" in buf or len(buf) >= 512)
+    except ConnectTimeout as exc:
+        raise ConnectTimeout(
+            f"{target}: {exc}, and an {title} server greets at once: this port is probably "
+            f"not one (if it speaks TLS from the start, try tls://{target.host}:{target.port})"
+        ) from None
+    if not looks_right.match(first):
+        from mtls_doctor.protocols.sniff import describe
+
+        raise StartTLSRefusedError(f"{target}: no {title} greeting: {describe(first, target)}")
+    return first
+
+
 def before_tls(stream: Stream, target: Target) -> None:
     """STARTTLS for SMTP or IMAP."""
     if target.protocol == "smtp":
-        banner = _smtp_reply(stream)
+        banner = _smtp_reply_from(stream, _greeting(stream, target, _SMTP_LINE))
         if not banner.startswith(b"220"):
             raise StartTLSRefusedError(f"{target}: no SMTP greeting ({_last(banner)})")
         stream.send(_EHLO)
@@ -81,7 +108,7 @@ def before_tls(stream: Stream, target: Target) -> None:
         if not reply.startswith(b"220"):
             raise StartTLSRefusedError(f"{target}: STARTTLS refused ({_last(reply)})")
         return
-    greeting = _imap_line(stream, b"*")
+    greeting = _imap_line(stream, b"*", _greeting(stream, target, _IMAP_LINE))
     if not greeting.startswith(b"* OK") and not greeting.startswith(b"* PREAUTH"):
         raise StartTLSRefusedError(f"{target}: no IMAP greeting ({_last(greeting)})")
     stream.send(b"a1 STARTTLS\r\n")
