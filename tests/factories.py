@@ -113,14 +113,25 @@ def chain_facts(*links: ChainLink, **overrides: Any) -> ChainFacts:
 
 
 class ScriptedServer:
-    """A byte stream that answers each command with the next scripted chunk."""
+    """A byte stream that answers each command with the next scripted chunk.
 
-    def __init__(self, *chunks: bytes) -> None:
+    After the script: the end of the stream, or (``then_silent``) a server that keeps
+    the connection open and says nothing, i.e. the run's deadline passing.
+    """
+
+    def __init__(self, *chunks: bytes, then_silent: bool = False) -> None:
         self.chunks = list(chunks)
         self.sent: list[bytes] = []
+        self.then_silent = then_silent
 
     def send(self, data: bytes) -> None:
         self.sent.append(data)
 
     def recv(self) -> bytes:
-        return self.chunks.pop(0) if self.chunks else b""
+        if self.chunks:
+            return self.chunks.pop(0)
+        if self.then_silent:
+            from mtls_doctor.errors import ConnectTimeout
+
+            raise ConnectTimeout("the server did not answer within 3 s")
+        return b""

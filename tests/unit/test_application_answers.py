@@ -218,7 +218,7 @@ def test_a_starttls_greeting_that_is_another_service_is_named_at_once(scheme: st
     from mtls_doctor.protocols.mail import before_tls
     from mtls_doctor.tls.target import parse_target
 
-    server = ScriptedServer(b"SSH-2.0-OpenSSH_9.2\r\n")
+    server = ScriptedServer(b"SSH-2.0-OpenSSH_9.2\r\n", then_silent=True)
     with pytest.raises(StartTLSRefusedError, match="SSH"):
         before_tls(server, parse_target(f"{scheme}://mail.test"))
     assert server.sent == []

@@ -197,7 +197,7 @@ def test_no_account_named_and_no_certificate_means_no_login_attempt() -> None:
 
 def test_a_banner_that_is_no_greeting_is_named_at_once() -> None:
     """An SSH banner read as a packet header claims megabytes: say what it is, do not wait."""
-    server = ScriptedServer(b"SSH-2.0-OpenSSH_9.2\r\n")
+    server = ScriptedServer(b"SSH-2.0-OpenSSH_9.2\r\n", then_silent=True)
     with pytest.raises(StartTLSRefusedError, match="SSH"):
         mysql.before_tls(server, parse_target("mysql://u@db.test"))
     assert server.sent == []
