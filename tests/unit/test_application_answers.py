@@ -236,3 +236,15 @@ def test_a_multi_line_smtp_banner_still_starts_tls() -> None:
     )
     before_tls(server, parse_target("smtp://mail.test"))
     assert server.sent[-1] == b"STARTTLS\r\n"
+
+
+def test_an_ldap_port_that_answers_starttls_with_another_service_is_named() -> None:
+    from mtls_doctor.protocols.base import StartTLSRefusedError
+    from mtls_doctor.protocols.ldap import before_tls
+    from mtls_doctor.tls.target import parse_target
+
+    server = ScriptedServer(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    with pytest.raises(
+        StartTLSRefusedError, match=r"no LDAP answer to StartTLS: .*plain HTTP, not LDAP"
+    ):
+        before_tls(server, parse_target("ldap://dir.test"))

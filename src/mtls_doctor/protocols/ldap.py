@@ -69,8 +69,13 @@ def before_tls(stream: Stream, target: Target) -> None:
     stream.send(STARTTLS_REQUEST)
     reply = read_until(stream, _complete)
     code = result_code(reply) if reply[:1] == b"\x30" else None
+    if code is None:
+        from mtls_doctor.protocols.sniff import describe
+
+        said = describe(reply, target, "LDAP") if reply else "the server closed the connection"
+        raise StartTLSRefusedError(f"{target}: no LDAP answer to StartTLS: {said}")
     if code != 0:
-        said = _RESULTS.get(code, str(code)) if code is not None else "no LDAP answer"
+        said = _RESULTS.get(code, str(code))
         raise StartTLSRefusedError(f"{target}: LDAP StartTLS refused ({said})")
 
 

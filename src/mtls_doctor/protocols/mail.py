@@ -89,7 +89,9 @@ def _greeting(stream: Stream, target: Target, looks_right: re.Pattern[bytes]) ->
     if not looks_right.match(first):
         from mtls_doctor.protocols.sniff import describe
 
-        raise StartTLSRefusedError(f"{target}: no {title} greeting: {describe(first, target)}")
+        raise StartTLSRefusedError(
+            f"{target}: no {title} greeting: {describe(first, target, title)}"
+        )
     return first
 
 

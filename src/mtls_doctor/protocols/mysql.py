@@ -173,7 +173,9 @@ def before_tls(stream: Stream, target: Target) -> None:
         # rather than wait for megabytes that will never come.
         from mtls_doctor.protocols.sniff import describe
 
-        raise StartTLSRefusedError(f"{target}: no MySQL/MariaDB greeting: {describe(head, target)}")
+        raise StartTLSRefusedError(
+            f"{target}: no MySQL/MariaDB greeting: {describe(head, target, 'MySQL')}"
+        )
     read = read_packet(stream, head)
     greeting = parse_greeting(read[1]) if read is not None else None
     if isinstance(greeting, ServerError):

@@ -17,17 +17,21 @@ from mtls_doctor.protocols import example
 from mtls_doctor.tls.target import Target
 
 
-def describe(first: bytes, target: Target) -> str:
-    """Why ``first`` is not TLS, and what to try instead."""
+def describe(first: bytes, target: Target, expected: str = "TLS") -> str:
+    """Why ``first`` is not ``expected`` (TLS, or the greeting of a STARTTLS protocol), and
+    what to try instead."""
     host, port = target.host, target.port
     text = first[:200].decode("latin-1")
     upper = text.upper()
     if first[:5] in (b"HTTP/", b"<html", b"<!DOC") or first[:4] in (b"GET ", b"HEAD"):
-        return "the port speaks plain HTTP, not TLS (try https:// on the TLS port, usually 443)"
+        return (
+            f"the port speaks plain HTTP, not {expected} (try https:// on the TLS port, usually "
+            "443)"
+        )
     if first.startswith(b"SSH-"):
-        return "the port speaks SSH, not TLS"
+        return f"the port speaks SSH, not {expected}"
     if text.startswith("220") and "FTP" in upper:
-        return "this is an FTP server (plain text), not TLS"
+        return f"this is an FTP server (plain text), not {expected}"
     if text.startswith("220"):
         return (
             "this is an SMTP server that starts in plain text: try "
@@ -57,7 +61,7 @@ def describe(first: bytes, target: Target) -> str:
             "this is an LDAP server in plain text (it sent a notice of disconnection): try "
             f"{example('ldap', host, port)} (StartTLS)"
         )
-    return f"the server answered with bytes that are not TLS ({first[:8].hex(' ')})"
+    return f"the server answered with bytes that are not {expected} ({first[:8].hex(' ')})"
 
 
 def _mysql_greeting(first: bytes) -> bool:
