@@ -221,3 +221,20 @@ def test_check_store_with_an_empty_database(
     run = run_cli(capsys, "identities", "--for", target, "--store", f"nss:{database}")
     assert run.code == 1
     assert "No client identity was found" in run.out
+
+
+@pytest.mark.parametrize(
+    ("target", "check_form"),
+    [("rediss://127.0.0.1:1", "rediss://"), ("127.0.0.1:1 --protocol postgres", "postgres://")],
+)
+def test_a_target_no_browser_speaks_is_refused_with_the_check_that_applies(
+    capsys: pytest.CaptureFixture[str], lab: LabPKI, target: str, check_form: str
+) -> None:
+    """A browser's picker for a Redis or PostgreSQL server is no question: check is."""
+    from tests.cli import assert_one_clean_error_line
+
+    cert = str(lab.identities["good-ecdsa"].pem)
+    result = run_cli(capsys, "identities", "--for", *target.split(), "--cert", cert)
+    assert_one_clean_error_line(result, 2)
+    assert "browsers speak HTTPS" in result.err
+    assert f"mtls-doctor check {check_form}127.0.0.1:1 --cert FILE" in result.err

@@ -61,11 +61,21 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     """Load, probe once, run the picker, render."""
     from mtls_doctor.browser import browser_view, load_sources
     from mtls_doctor.commands._options import password_source
+    from mtls_doctor.errors import UsageError
     from mtls_doctor.render.picker import browser_view_json, browser_view_text
+    from mtls_doctor.rules.fixes import BROWSER_PROTOCOLS
     from mtls_doctor.rules.probe import ClientAuth
     from mtls_doctor.tls.target import parse_target
 
-    target = parse_target(args.target, sni=args.sni, connect_to=args.connect_to)
+    target = parse_target(
+        args.target, sni=args.sni, connect_to=args.connect_to, protocol=args.protocol
+    )
+    if target.protocol not in BROWSER_PROTOCOLS:
+        raise UsageError(
+            f"--for {target}: this shows what a browser would offer, and browsers speak "
+            f"HTTPS, not {target.spec.title}; for this server, `mtls-doctor check "
+            f"{target.url} --cert FILE` tells whether it accepts a certificate"
+        )
     stores = list(args.store) or ([] if args.cert else ["nss"])
     loaded = load_sources(stores, args.cert, key_path=args.key, password=password_source(args))
     view = browser_view(target, loaded, timeout=args.timeout, tls_version=args.tls, now=args.at)
