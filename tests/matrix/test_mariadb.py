@@ -178,3 +178,19 @@ def test_without_a_user_or_a_certificate_no_login_is_tried(
     assert verdict["summary"].startswith("The server let the client in without a certificate.")
     assert application["said"] == "(no login tried)" and "REQUIRE X509" in verdict["summary"]
     assert "Access denied" not in logs.text() and "root" not in logs.text()
+
+
+def test_watch_settles_the_issuing_ca_without_a_login(
+    mariadb: RunningServer, matrix_lab: LabPKI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MySQL checks REQUIRE rules after the password: a login says nothing of the CA, and
+    a password-less one at every refresh would be a failed login in the server's log."""
+    logs = LogCursor(mariadb)
+    cert = str(matrix_lab.identities["good-ecdsa"].pem)
+    result = run_cli(
+        capsys, "watch", "--json", "--server", f"mysql://{mariadb.target}", "--cert", cert
+    )
+    (server,) = result.json["servers"]
+    assert [h["accepted"] for h in server["handshakes"]] == [True], server
+    assert server["issuing_cas"][0]["acceptance"] == "accepted_by_handshake", server
+    assert "good-ecdsa@lab.test" not in logs.text(), logs.text()

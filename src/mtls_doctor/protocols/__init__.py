@@ -38,6 +38,10 @@ class Protocol:
     #: Where its usual servers keep the CAs they trust for client certificates (a whole
     #: sentence); None: the web servers' (nginx, Apache, HAProxy: causes.py).
     server_ca_setting: str | None = None
+    #: Its login step says whether the server accepts the certificate (PostgreSQL's
+    #: ``cert`` method); False: the TLS layer already said all (MySQL checks its REQUIRE
+    #: rules after the password), so watch settles a CA without a login attempt.
+    login_judges_certificate: bool = True
 
 
 _LDAP_CLIENT = "with OpenLDAP's tools set `LDAPTLS_CERT` and `LDAPTLS_KEY`"
@@ -101,6 +105,7 @@ PROTOCOLS: dict[str, Protocol] = {
             starttls=True,
             module="mysql",
             client_options="with the mariadb or mysql client pass `--ssl-cert` and `--ssl-key`",
+            login_judges_certificate=False,
             server_ca_setting="MySQL/MariaDB: the file of `ssl_ca` (or the directory of "
             "`ssl_capath`) in the server's configuration; restart the server afterwards.",
         ),

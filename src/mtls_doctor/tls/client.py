@@ -187,12 +187,15 @@ def handshake(
     tls_version: TLSVersion | None = None,
     send_request: bool = True,
     timeout_shown: float | None = None,
+    log_in_as_certificate: bool = True,
 ) -> HandshakeFacts:
     """Connect, handshake (presenting ``identity`` if given), send one request, observe.
 
     Raises only when no diagnosis is possible: no TCP connection, a timeout,
     a peer that is not TLS, or a handshake refused before client auth.
     ``timeout_shown``: the --timeout to quote when ``timeout`` is what is left of it.
+    ``log_in_as_certificate``: a protocol that logs in may use the certificate's CN
+    as the user name when the target names none.
     """
     deadline = Deadline(timeout, timeout_shown)
     sock = connect(target, deadline)
@@ -219,7 +222,8 @@ def handshake(
         http_answer: HttpAnswer | None = None
         app: AppAnswer | None = None
         if completed and send_request:
-            http_answer, app, failure = _converse(channel, target, observer, identity)
+            named = identity if log_in_as_certificate else None
+            http_answer, app, failure = _converse(channel, target, observer, named)
         return _facts(conn, observer, identity, channel, completed, (http_answer, app), failure)
     finally:
         sock.close()

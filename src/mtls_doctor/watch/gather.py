@@ -178,7 +178,13 @@ def settle(
             private_key=chosen.private_key,
         )
         try:
-            facts = handshake(target, identity=client, timeout=timeout)
+            facts = handshake(
+                target,
+                identity=client,
+                timeout=timeout,
+                # No failed login at every refresh where the login says nothing of the CA.
+                log_in_as_certificate=target.spec.login_judges_certificate,
+            )
         except NetworkError:
             continue  # the probe's verdict on reachability stands; nothing settled
         result = outcome(facts)
