@@ -3,8 +3,9 @@
 Whole-process wall time, median of several runs, same machine, same run:
 ``check rediss://`` (PING) against ``redis-cli --tls PING``; ``check`` on the
 same Redis as a bare host:port (TLS only: after a TLS 1.3 handshake it waits
-up to 1 s for the server's alert, less when a session ticket shows the
-server content); ``check postgres://`` (SSLRequest + StartupMessage) and
+up to 1 s for the server's alert or close, or 0.3 s after a session ticket,
+which a server that judges after the handshake, like nginx's stream module,
+sends before it closes); ``check postgres://`` (SSLRequest + StartupMessage) and
 ``check imap://`` (STARTTLS + AUTHENTICATE EXTERNAL) and ``check mysql://``
 (greeting, SSLRequest, login of a REQUIRE X509 account, against the mariadb
 client doing the same) on real servers.
