@@ -30,17 +30,6 @@ SAMPLES = {
         "Caddyfile",
         "mtls.example {\n\ttls internal\n\treverse_proxy 127.0.0.1:8080\n}\n",
     ),
-    "lighttpd": (
-        "lighttpd.conf",
-        'server.modules += ("mod_openssl")\n'
-        '$SERVER["socket"] == ":443" {\n'
-        '    ssl.engine = "enable"\n'
-        '    ssl.pemfile = "/etc/lighttpd/server.pem"\n'
-        '    ssl.ca-file = "/etc/lighttpd/clients.pem"\n'
-        '    ssl.verifyclient.activate = "enable"\n'
-        '    ssl.verifyclient.enforce = "enable"\n'
-        "}\n",
-    ),
     "stunnel": (
         "stunnel.conf",
         "foreground = yes\n[redis-tls]\naccept = 6380\nconnect = 127.0.0.1:6379\n"

@@ -29,7 +29,13 @@ from tests.servers.real import RunningServer
 __all__ = ["live_lab_all_crls", "live_lab_haproxy_pem", "servers"]
 
 #: The configuration file each launcher of tests/servers/real.py writes.
-CONFIG_NAME = {"nginx": "nginx.conf", "apache": "httpd.conf", "haproxy": "haproxy.cfg"}
+CONFIG_NAME = {
+    "nginx": "nginx.conf",
+    "apache": "httpd.conf",
+    "haproxy": "haproxy.cfg",
+    "lighttpd-openssl": "lighttpd.conf",
+    "lighttpd-gnutls": "lighttpd.conf",
+}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """``lint-server --user-cert`` agrees with the real server for every lab identity.
 
 For each server (nginx, also as a ``stream`` TCP proxy; Apache httpd,
-HAProxy) and several configurations (a sound one, one whose CRL has
+HAProxy, lighttpd with mod_openssl) and several configurations (a sound one, one whose CRL has
 expired, and the permissive modes), every
 lab identity is judged offline by ``lint-server --user-cert`` and then
 presented to the real server with the project's TLS client: the verdict is
@@ -30,6 +30,7 @@ from tests.servers.real import (
     start_haproxy,
     start_nginx,
 )
+from tests.servers.web import start_lighttpd
 
 pytestmark = pytest.mark.realserver
 
@@ -81,6 +82,20 @@ def _haproxy(crls: str, **extra: object) -> Starter:
     return start
 
 
+def _lighttpd(crls: str, **extra: object) -> Starter:
+    def start(run: ServerRunner, lab: LabPKI, m: Material, _pem: Path) -> RunningServer:
+        return run(
+            start_lighttpd,
+            cert=lab.server_pem,
+            key=lab.server_key_file,
+            ca_file=m.root,
+            crl=getattr(m, crls),
+            **extra,  # type: ignore[arg-type]
+        )
+
+    return start
+
+
 CONFIGS: dict[str, Starter] = {
     "nginx": _nginx("all_crls"),
     "nginx-stale-crl": _nginx("intermediate_crl_expired"),
@@ -99,9 +114,15 @@ CONFIGS: dict[str, Starter] = {
     "haproxy": _haproxy("all_crls"),
     "haproxy-stale-crl": _haproxy("intermediate_crl_expired"),
     "haproxy-ignore-all": _haproxy("all_crls", extra_bind="crt-ignore-err all ca-ignore-err all"),
+    "lighttpd": _lighttpd("all_crls"),
+    "lighttpd-stale-crl": _lighttpd("intermediate_crl_expired"),
+    # ssl.verifyclient.enforce = "disable": every verification error is let through.
+    "lighttpd-no-enforce": _lighttpd("all_crls", enforce=False),
+    # lighttpd's own check counts the root: depth 1 refuses a chain with an intermediate.
+    "lighttpd-depth-1": _lighttpd("all_crls", verify_depth=1),
 }
 #: The configurations where every lab identity must get the cause it was made for.
-SOUND = ("nginx", "nginx-stream", "apache", "haproxy")
+SOUND = ("nginx", "nginx-stream", "apache", "haproxy", "lighttpd")
 
 
 @pytest.fixture(scope="module", params=sorted(CONFIGS))

@@ -24,6 +24,8 @@ def start_lighttpd(
     tls_module: str = "openssl",
     ca_dn_file: Path | None = None,
     crl: Path | None = None,
+    enforce: bool = True,
+    verify_depth: int = 3,
 ) -> RunningServer:
     """lighttpd with ``ssl.verifyclient.enforce``, its TLS from ``mod_openssl`` or ``mod_gnutls``.
 
@@ -31,6 +33,8 @@ def start_lighttpd(
     of ``ca_dn_file`` (``ssl.ca-dn-file``) and, without one, mod_openssl
     advertises ``ca_file``'s while mod_gnutls advertises none. Every URL
     answers 200 "ok" (a static index page); each response's header is logged.
+    ``enforce=False``: ``ssl.verifyclient.enforce = "disable"``. The file is
+    ``lighttpd.conf`` in the server's directory (``lint-server`` reads it).
     """
     binary = require_binary("lighttpd")
     if tls_module not in ("openssl", "gnutls"):
@@ -61,8 +65,8 @@ def start_lighttpd(
                     f"ssl.privkey = {_q(key)}",
                     f"ssl.ca-file = {_q(ca_file)}",
                     'ssl.verifyclient.activate = "enable"',
-                    'ssl.verifyclient.enforce = "enable"',
-                    "ssl.verifyclient.depth = 3",
+                    f'ssl.verifyclient.enforce = "{"enable" if enforce else "disable"}"',
+                    f"ssl.verifyclient.depth = {verify_depth}",
                     'debug.log-ssl-noise = "enable"',
                     *extra,
                     "",

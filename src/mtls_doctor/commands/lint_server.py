@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--type",
-        choices=("nginx", "apache", "haproxy"),
+        choices=("nginx", "apache", "haproxy", "lighttpd"),
         help="the server type (default: detected from the content)",
     )
     parser.add_argument(

@@ -2,7 +2,9 @@
 
 nginx's verify callback accepts everything and judges only the *last* error
 OpenSSL recorded (``SSL_get_verify_result``); Apache's and HAProxy's judge
-each error as it comes and stop at the first they refuse. The order is
+each error as it comes and stop at the first they refuse. lighttpd's
+(mod_openssl) refuses the first error, or none at all with
+``ssl.verifyclient.enforce = "disable"``. The order is
 OpenSSL's (x509_vfy.c ``verify_chain``): building the chain, the extensions,
 the security level, revocation, then signatures and dates top-down.
 """
@@ -120,6 +122,11 @@ def ignored_by_policy(block: TLSServerBlock, ordered: list[VerifyError]) -> dict
             last = ordered[-1]
             reason = f"optional_no_ca (nginx judges only the last error, {int(last.code)})"
             return dict.fromkeys(ordered, reason)
+        return {}
+    if block.kind is ServerKind.LIGHTTPD:
+        if block.verify is VerifyMode.OPTIONAL_NO_CA:
+            # mod_openssl's verify_callback returns !enforce for every error.
+            return dict.fromkeys(ordered, 'ssl.verifyclient.enforce = "disable"')
         return {}
     ignored: dict[VerifyError, str] = {}
     for error in ordered:

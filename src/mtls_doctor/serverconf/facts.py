@@ -1,4 +1,4 @@
-"""Server-configuration facts: what nginx, Apache httpd and HAProxy were told to do
+"""Server-configuration facts: what nginx, Apache httpd, HAProxy and lighttpd were told to do
 about client certificates, each setting with the file and line that set it.
 
 Pure frozen dataclasses, built by the parsers (``nginx.py``, ``apache.py``,
@@ -28,6 +28,7 @@ class ServerKind(StrEnum):
     NGINX = "nginx"
     APACHE = "apache"
     HAPROXY = "haproxy"
+    LIGHTTPD = "lighttpd"
 
 
 class VerifyMode(StrEnum):
@@ -198,6 +199,7 @@ class TLSServerBlock:
             ServerKind.NGINX: "stream server" if self.stream else "server",
             ServerKind.APACHE: "VirtualHost",
             ServerKind.HAPROXY: "bind",
+            ServerKind.LIGHTTPD: "socket",
         }[self.kind]
         listen = " ".join(self.listen)
         return f"{what} {listen}" + (f" ({self.name})" if self.name else "")

@@ -40,7 +40,7 @@ from mtls_doctor.serverconf.facts import (
 )
 from mtls_doctor.serverconf.material import LoadedBlock, MaterialLoader, load_certificates
 
-#: How much of a file is read to tell nginx, Apache and HAProxy apart.
+#: How much of a file is read to tell nginx, Apache, HAProxy and lighttpd apart.
 SNIFF_BYTES = 256 * 1024
 
 _SIGNS: dict[ServerKind, tuple[re.Pattern[str], ...]] = {
@@ -56,6 +56,10 @@ _SIGNS: dict[ServerKind, tuple[re.Pattern[str], ...]] = {
             re.M | re.I,
         ),
     ),
+    ServerKind.LIGHTTPD: (
+        re.compile(r"^\s*(?:server|ssl)\.[\w.-]+\s*[+:]?=", re.MULTILINE),
+        re.compile(r'^\s*\$(?:SERVER|HTTP)\["\w+"\]', re.MULTILINE),
+    ),
     ServerKind.HAPROXY: (
         re.compile(r"^(?:frontend|backend|listen|global|defaults)\b", re.MULTILINE),
         re.compile(r"^\s+(?:bind|mode|default_backend|use_backend|server)\s", re.MULTILINE),
@@ -64,7 +68,7 @@ _SIGNS: dict[ServerKind, tuple[re.Pattern[str], ...]] = {
 
 
 def detect_kind(path: str | os.PathLike[str]) -> ServerKind:
-    """nginx, Apache or HAProxy, from the file's content (not its name)."""
+    """nginx, Apache, HAProxy or lighttpd, from the file's content (not its name)."""
     name = str(path)
     try:
         with open_regular_file(path, what="configuration file") as handle:
@@ -82,7 +86,7 @@ def detect_kind(path: str | os.PathLike[str]) -> ServerKind:
             name,
             None,
             f"this is a {other} configuration: not supported yet (lint-server reads nginx, "
-            "Apache and HAProxy configurations)",
+            "Apache, HAProxy and lighttpd configurations)",
             code="unsupported_config",
         )
     scores = {
@@ -94,8 +98,8 @@ def detect_kind(path: str | os.PathLike[str]) -> ServerKind:
         raise ConfigParseError(
             name,
             None,
-            "cannot tell whether this is an nginx, Apache or HAProxy configuration; "
-            "pass --type nginx|apache|haproxy",
+            "cannot tell whether this is an nginx, Apache, HAProxy or lighttpd configuration; "
+            "pass --type nginx|apache|haproxy|lighttpd",
         )
     return best
 
@@ -135,6 +139,7 @@ def parse_config(
     """Parse one configuration file (and its includes) of the given or detected kind."""
     from mtls_doctor.serverconf.apache import parse_apache
     from mtls_doctor.serverconf.haproxy import parse_haproxy
+    from mtls_doctor.serverconf.lighttpd import parse_lighttpd
     from mtls_doctor.serverconf.nginx import parse_nginx
 
     if not Path(path).is_file():
@@ -146,6 +151,7 @@ def parse_config(
         ServerKind.NGINX: parse_nginx,
         ServerKind.APACHE: parse_apache,
         ServerKind.HAPROXY: parse_haproxy,
+        ServerKind.LIGHTTPD: parse_lighttpd,
     }
     return parsers[chosen](Path(path), root=Path(root) if root is not None else None)
 

@@ -1,6 +1,6 @@
 """Configuration formats ``lint-server`` does not read yet, recognised so it can say so.
 
-A Caddyfile or a redis.conf handed to the nginx/Apache/HAProxy detector
+A Caddyfile or a redis.conf handed to the nginx/Apache/HAProxy/lighttpd detector
 would be scored as the closest known format and fail with a parse error of
 that format, which reads as "your file is broken". Each format here has a
 few lines only it writes; two distinct ones (or its usual file name and
@@ -31,14 +31,6 @@ FORMATS: dict[str, tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]] = {
                 _M,
             ),
             re.compile(r"^\s*tls\s+(?:internal|\S+\.(?:pem|crt))", _M),
-        ),
-    ),
-    "lighttpd": (
-        ("lighttpd.conf",),
-        (
-            re.compile(r"^\s*server\.(?:modules|document-root|port|bind|errorlog)\s*[+:]?=", _M),
-            re.compile(r"^\s*ssl\.(?:engine|pemfile|privkey|ca-file|verifyclient\.\w+)\s*=", _M),
-            re.compile(r'^\s*\$SERVER\["socket"\]', _M),
         ),
     ),
     "stunnel": (

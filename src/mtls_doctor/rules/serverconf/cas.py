@@ -32,6 +32,7 @@ _STARTS = {
     ServerKind.NGINX: "nginx refuses to start (`nginx -t` fails)",
     ServerKind.APACHE: "Apache refuses to start",
     ServerKind.HAPROXY: "HAProxy refuses to start (`haproxy -c` fails)",
+    ServerKind.LIGHTTPD: "lighttpd refuses to start (`lighttpd -tt -f` fails)",
 }
 
 
@@ -46,6 +47,7 @@ def check_verify_mode(ctx: Context) -> list[Finding]:
                 ServerKind.NGINX: "`ssl_verify_client on;`",
                 ServerKind.APACHE: "`SSLVerifyClient require`",
                 ServerKind.HAPROXY: "`verify required` on the bind line",
+                ServerKind.LIGHTTPD: '`ssl.verifyclient.activate = "enable"`',
             }[block.kind]
             return [
                 finding(
@@ -238,6 +240,9 @@ def check_ca_names(ctx: Context) -> list[Finding]:
             ServerKind.HAPROXY: "`no-ca-names` is set"
             if block.no_ca_names_at
             else "only `ca-verify-file` is set (its CAs are never advertised)",
+            ServerKind.LIGHTTPD: "the TLS module sends none without ssl.ca-dn-file"
+            if not block.files_with(FileRole.CA_NAMES)
+            else "ssl.ca-dn-file holds no certificate",
         }[block.kind]
         findings.append(
             finding(
@@ -262,6 +267,7 @@ def check_ca_names(ctx: Context) -> list[Finding]:
             ServerKind.APACHE: "add it (or its root) to SSLCADNRequestFile",
             ServerKind.HAPROXY: "ca-verify-file is trusted but never advertised; move it "
             "(or its root) to ca-file",
+            ServerKind.LIGHTTPD: "add it (or its root) to ssl.ca-dn-file",
         }[block.kind]
         findings.append(
             finding(

@@ -40,15 +40,19 @@ def chain_up(cert: CertFacts, material: BlockMaterial) -> tuple[CertFacts, ...]:
     return tuple(n.cert for n in walk(graph, cert.fingerprint_sha256, prefer=TRUSTED_FIRST).nodes)
 
 
+#: Servers whose depth setting counts the root (Apache; lighttpd's own ``depth > limit``).
+ROOT_COUNTED = frozenset({ServerKind.APACHE, ServerKind.LIGHTTPD})
+
+
 def allowed_intermediates(kind: ServerKind, depth: int | None) -> int:
     """How many intermediate CAs a client chain may have under this depth setting."""
     value = DEFAULT_VERIFY_DEPTH[kind] if depth is None else depth
-    return value - 1 if kind is ServerKind.APACHE else value
+    return value - 1 if kind in ROOT_COUNTED else value
 
 
 def depth_needed(kind: ServerKind, intermediates: int) -> int:
     """The smallest depth setting that accepts ``intermediates`` intermediate CAs."""
-    return intermediates + 1 if kind is ServerKind.APACHE else intermediates
+    return intermediates + 1 if kind in ROOT_COUNTED else intermediates
 
 
 def advertised_names(block: TLSServerBlock, material: BlockMaterial) -> tuple[str, ...]:
@@ -56,7 +60,7 @@ def advertised_names(block: TLSServerBlock, material: BlockMaterial) -> tuple[st
     if block.verify is VerifyMode.NONE or block.no_ca_names_at is not None:
         return ()
     roles: tuple[FileRole, ...] = (FileRole.CLIENT_CA, FileRole.CA_PATH)
-    if block.kind is ServerKind.APACHE and block.files_with(
+    if block.kind in (ServerKind.APACHE, ServerKind.LIGHTTPD) and block.files_with(
         FileRole.CA_NAMES, FileRole.CA_NAMES_PATH
     ):
         roles = (FileRole.CA_NAMES, FileRole.CA_NAMES_PATH)

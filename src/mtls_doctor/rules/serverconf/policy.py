@@ -19,6 +19,7 @@ _VERIFY_VARIABLE = {
     ServerKind.NGINX: "$ssl_client_verify",
     ServerKind.APACHE: "SSL_CLIENT_VERIFY",
     ServerKind.HAPROXY: "ssl_c_used / ssl_c_verify",
+    ServerKind.LIGHTTPD: "SSL_CLIENT_VERIFY",
 }
 
 
@@ -40,6 +41,18 @@ def check_optional(ctx: Context) -> list[Finding]:
                 f"Client certificates are {block.verify}; {variable} is only passed on "
                 f"({forwarded[0].text}): make sure the application refuses requests where it "
                 "is not SUCCESS.",
+            )
+        ]
+    if block.kind is ServerKind.LIGHTTPD:
+        return [
+            finding(
+                "optional_no_ca_unchecked",
+                where,
+                'ssl.verifyclient.enforce = "disable" serves clients without a certificate '
+                "and with any certificate (expired, revoked, from any CA): lighttpd lets every "
+                f"verification error through, and nothing here checks {variable}. Set "
+                '`ssl.verifyclient.enforce = "enable"`, or have the application refuse '
+                f"requests unless {variable} is SUCCESS.",
             )
         ]
     if block.verify is VerifyMode.OPTIONAL_NO_CA:

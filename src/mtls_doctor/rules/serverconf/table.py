@@ -16,11 +16,17 @@ from mtls_doctor.serverconf.facts import (
 DEFAULT_CRL_WARN = timedelta(hours=72)
 
 #: ``ssl_verify_depth`` / ``SSLVerifyDepth`` when not set (HAProxy: OpenSSL's default).
-DEFAULT_VERIFY_DEPTH = {ServerKind.NGINX: 1, ServerKind.APACHE: 1, ServerKind.HAPROXY: 100}
+DEFAULT_VERIFY_DEPTH = {
+    ServerKind.NGINX: 1,
+    ServerKind.APACHE: 1,
+    ServerKind.HAPROXY: 100,
+    ServerKind.LIGHTTPD: 9,
+}
 DEPTH_DIRECTIVE = {
     ServerKind.NGINX: "ssl_verify_depth",
     ServerKind.APACHE: "SSLVerifyDepth",
     ServerKind.HAPROXY: "(no setting)",
+    ServerKind.LIGHTTPD: "ssl.verifyclient.depth =",
 }
 
 
