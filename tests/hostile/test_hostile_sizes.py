@@ -135,3 +135,17 @@ def test_a_ca_bundle_of_same_name_cas_costs_a_bounded_number_of_checks(
     builder.add(certs, Source.CA_BUNDLE)
     builder.graph()
     assert calls[0] <= count * graphbuild.MAX_SIGNATURE_CHECKS  # pairwise was count**2
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['$SERVER["socket"] == ":1" {\n' * 5000, "x = " + "(" * 5000 + "\n"],
+    ids=["blocks", "arrays"],
+)
+def test_lighttpd_nesting_is_bounded(tmp_path: Path, text: str) -> None:
+    """A recursive reader with no bound dies of RecursionError: one line, exit 2 instead."""
+    config = tmp_path / "lighttpd.conf"
+    config.write_text(text)
+    result = run_process("lint-server", "--type", "lighttpd", str(config))
+    assert_one_clean_error_line(result, 2)
+    assert "nested more than" in result.err

@@ -56,6 +56,8 @@ from mtls_doctor.serverconf.reading import read_config_text
 #: Nested includes deeper than this, or more files than this, are refused.
 MAX_INCLUDE_DEPTH = 16
 MAX_FILES = 10_000
+#: Blocks and arrays nested deeper than this are refused (the reader recurses).
+MAX_NESTING = 64
 #: The TLS modules lighttpd 1.4 ships; without one, ``ssl.engine`` loads mod_openssl.
 TLS_MODULES = ("mod_openssl", "mod_gnutls", "mod_mbedtls", "mod_wolfssl", "mod_nss")
 DEFAULT_DEPTH = 9
@@ -133,6 +135,7 @@ class _Parser:
         self.sockets: list[_Scope] = []
         self.skipped: list[str] = []
         self.stack: list[str] = []
+        self.nesting = 0
 
     # ------------------------------------------------------------------ files
     def read(self, path: Path, depth: int, scope: _Scope | None, at: Where | None = None) -> None:
@@ -217,7 +220,21 @@ class _Parser:
         scope.settings[key] = _Setting(value, where)
         return i
 
+    def nested(self, token: _Token) -> None:
+        """One level deeper (a block or an array); refused past MAX_NESTING."""
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            self.fail(token, f"blocks or arrays nested more than {MAX_NESTING} deep")
+
     def condition(self, tokens: list[_Token], i: int, scope: _Scope | None, depth: int) -> int:
+        start = tokens[i]
+        self.nested(start)
+        try:
+            return self._condition(tokens, i, scope, depth)
+        finally:
+            self.nesting -= 1
+
+    def _condition(self, tokens: list[_Token], i: int, scope: _Scope | None, depth: int) -> int:
         start = tokens[i]
         field_name = re.sub(r"\s", "", start.text)
         if (
@@ -274,7 +291,11 @@ class _Parser:
         if token.kind == "word":
             return self.reference(token), i + 1
         if token.text == "(":
-            return self.array(tokens, i + 1)
+            self.nested(token)
+            try:
+                return self.array(tokens, i + 1)
+            finally:
+                self.nesting -= 1
         self.fail(token, f"expected a value, not '{token.text}'")
 
     def reference(self, token: _Token) -> Value:
