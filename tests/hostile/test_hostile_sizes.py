@@ -149,3 +149,11 @@ def test_lighttpd_nesting_is_bounded(tmp_path: Path, text: str) -> None:
     result = run_process("lint-server", "--type", "lighttpd", str(config))
     assert_one_clean_error_line(result, 2)
     assert "nested more than" in result.err
+
+
+def test_deeply_nested_nginx_blocks_are_said_plainly(tmp_path: Path) -> None:
+    config = tmp_path / "nginx.conf"
+    config.write_text("http {\n" + "location / {\n" * 3000)
+    result = run_process("lint-server", "--type", "nginx", str(config))
+    assert_one_clean_error_line(result, 2)
+    assert "nested too deep" in result.err and "recursion" not in result.err

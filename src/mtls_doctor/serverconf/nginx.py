@@ -122,6 +122,8 @@ class _Reader:
         if config["errors"]:
             error = config["errors"][0]
             reason = re.sub(r" in \S+:\d+$", "", str(error.get("error", "syntax error")))
+            if "recursion" in reason:  # crossplane's parser recurses once per block
+                reason = "blocks nested too deep to read"
             raise ConfigParseError(name, error.get("line"), reason)
         return self._nodes(config["parsed"], name, depth)
 
