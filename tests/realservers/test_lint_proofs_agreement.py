@@ -120,6 +120,8 @@ CONFIGS: dict[str, Starter] = {
     "lighttpd-no-enforce": _lighttpd("all_crls", enforce=False),
     # lighttpd's own check counts the root: depth 1 refuses a chain with an intermediate.
     "lighttpd-depth-1": _lighttpd("all_crls", verify_depth=1),
+    # mod_gnutls: the CRLs are not applied, extended key usage and RSA 1024 not checked.
+    "lighttpd-gnutls": _lighttpd("all_crls", tls_module="gnutls"),
 }
 #: The configurations where every lab identity must get the cause it was made for.
 SOUND = ("nginx", "nginx-stream", "apache", "haproxy", "lighttpd")

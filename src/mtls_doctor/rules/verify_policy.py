@@ -42,6 +42,12 @@ APACHE_OPTIONAL_NO_CA = frozenset(
     }
 )
 
+#: What lighttpd's mod_gnutls lets through where OpenSSL refuses (proven on Debian's lighttpd).
+GNUTLS_UNCHECKED = {
+    E.INVALID_PURPOSE: "mod_gnutls (GnuTLS does not check extended key usage)",
+    E.EE_KEY_TOO_SMALL: "mod_gnutls (GnuTLS accepts RSA keys below 2048 bits)",
+}
+
 #: OpenSSL's verification stages; within "signatures and dates" the order is top-down.
 _STAGE: dict[int, int] = {
     **dict.fromkeys(
@@ -127,6 +133,9 @@ def ignored_by_policy(block: TLSServerBlock, ordered: list[VerifyError]) -> dict
         if block.verify is VerifyMode.OPTIONAL_NO_CA:
             # mod_openssl's verify_callback returns !enforce for every error.
             return dict.fromkeys(ordered, 'ssl.verifyclient.enforce = "disable"')
+        if block.name == "mod_gnutls":
+            # GnuTLS never checks these: whatever else is wrong still refuses.
+            return {e: GNUTLS_UNCHECKED[e.code] for e in ordered if e.code in GNUTLS_UNCHECKED}
         return {}
     ignored: dict[VerifyError, str] = {}
     for error in ordered:

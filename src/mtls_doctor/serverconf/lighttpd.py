@@ -407,11 +407,20 @@ def _block(
             depth.where.file, depth.where.line, "ssl.verifyclient.depth expects a number"
         )
     notes = list(skipped)
-    if module != "mod_openssl":
+    if module == "mod_gnutls":
+        # lighttpd 1.4.69 mod_gnutls_verify_set_tlist(): CRLs only join the CA-name list.
+        crl = None
+        notes.append(
+            "TLS by mod_gnutls: no CA names are sent without ssl.ca-dn-file; "
+            "ssl.ca-crl-file is not applied to client certificates; GnuTLS ignores extended "
+            "key usage and accepts RSA keys below 2048 bits; only the first certificate of "
+            "ssl.ca-file (and its issuers there) may be trusted; ssl.verifyclient.depth is "
+            "GnuTLS's limit, not lighttpd's own check (not modelled)."
+        )
+    elif module != "mod_openssl":
         notes.append(
             f"TLS by {module}: verdicts follow mod_openssl (OpenSSL's verification); "
-            f"{module} may differ (mod_gnutls sends no CA names without ssl.ca-dn-file, does "
-            "not apply ssl.ca-crl-file to client certificates and ignores extended key usage)."
+            f"{module} may differ."
         )
     if scope is top:
         port = top.settings.get("server.port")

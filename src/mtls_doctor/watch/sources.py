@@ -210,8 +210,8 @@ def validated(sources: Sources) -> Sources:
     if not 1 <= sources.interval <= 86400:
         raise UsageError("interval must be between 1 and 86400 seconds")
     for kind in (c.kind for c in sources.server_configs):
-        if kind is not None and kind not in ("nginx", "apache", "haproxy"):
-            raise UsageError(f"server_config type {kind!r}: use nginx, apache or haproxy")
+        if kind is not None and kind not in ("nginx", "apache", "haproxy", "lighttpd"):
+            raise UsageError(f"server_config type {kind!r}: use nginx, apache, haproxy or lighttpd")
     return sources
 
 

@@ -38,6 +38,16 @@ def check_crls(ctx: Context) -> list[Finding]:
     if not crl_files or block.verify is VerifyMode.NONE:
         return []
     where = crl_files[0].config.where
+    if block.crl_check is CrlCheck.NONE and block.kind is ServerKind.LIGHTTPD:
+        return [
+            finding(
+                "crl_not_checked",
+                where,
+                f"{crl_files[0].config.directive} is set but lighttpd's mod_gnutls does not "
+                "apply it to client certificates: revoked certificates are accepted. Use "
+                'mod_openssl (server.modules = ("mod_openssl")) to check revocation.',
+            )
+        ]
     if block.crl_check is CrlCheck.NONE:
         return [
             finding(
