@@ -3,7 +3,8 @@
 The CA names ``lint-server`` says a block sends are the ones the real server
 sends (mod_openssl: ``ssl.ca-file``'s subjects; mod_gnutls: none), mod_gnutls
 serves a revoked certificate although ``ssl.ca-crl-file`` lists it, and
-``ssl.verifyclient.enforce = "disable"`` serves an expired one. Verdicts for
+``ssl.verifyclient.enforce = "disable"`` serves an expired one; a trusted
+intermediate left out of ``ssl.ca-dn-file`` gets its certificates refused. Verdicts for
 every lab identity are in test_lint_proofs_agreement.py.
 """
 
@@ -74,3 +75,27 @@ def test_enforce_disabled_serves_a_bad_certificate_and_is_reported(
     assert served(present(lighttpds["no-enforce"], live_lab, "expired"))
     assert served(present(lighttpds["no-enforce"], live_lab, None))
     assert not served(present(lighttpds["openssl"], live_lab, "expired"))
+
+
+@pytest.mark.parametrize(("named", "refused"), [("root", True), ("intermediate", False)])
+def test_a_trusted_issuer_left_out_of_ca_dn_file_is_refused(
+    tmp_path_factory: pytest.TempPathFactory,
+    live_lab: LabPKI,
+    material: Material,
+    named: str,
+    refused: bool,
+) -> None:
+    runner = ServerRunner(tmp_path_factory.mktemp("lighttpd-ca-dn"))
+    try:
+        server = runner(
+            start_lighttpd,
+            cert=live_lab.server_pem,
+            key=live_lab.server_key_file,
+            ca_file=material.root_and_intermediate,
+            ca_dn_file=getattr(material, named),
+        )
+        report = lint_block(server)
+        assert ("ca_dn_file_excludes_issuer" in codes(report)) is refused
+        assert served(present(server, live_lab, "good-ecdsa")) is not refused
+    finally:
+        runner.stop_all()

@@ -82,8 +82,10 @@ def _haproxy(crls: str, **extra: object) -> Starter:
     return start
 
 
-def _lighttpd(crls: str, **extra: object) -> Starter:
+def _lighttpd(crls: str, ca_dn_file: str | None = None, **extra: object) -> Starter:
     def start(run: ServerRunner, lab: LabPKI, m: Material, _pem: Path) -> RunningServer:
+        if ca_dn_file is not None:
+            extra["ca_dn_file"] = getattr(m, ca_dn_file)
         return run(
             start_lighttpd,
             cert=lab.server_pem,
@@ -122,6 +124,10 @@ CONFIGS: dict[str, Starter] = {
     "lighttpd-depth-1": _lighttpd("all_crls", verify_depth=1),
     # mod_gnutls: the CRLs are not applied, extended key usage and RSA 1024 not checked.
     "lighttpd-gnutls": _lighttpd("all_crls", tls_module="gnutls"),
+    # ssl.ca-dn-file names only the root: lighttpd refuses certificates the
+    # intermediate issued (their issuer is not named), though the chain verifies.
+    "lighttpd-ca-dn-root": _lighttpd("all_crls", ca_dn_file="root"),
+    "lighttpd-ca-dn-intermediate": _lighttpd("all_crls", ca_dn_file="intermediate"),
 }
 #: The configurations where every lab identity must get the cause it was made for.
 SOUND = ("nginx", "nginx-stream", "apache", "haproxy", "lighttpd")

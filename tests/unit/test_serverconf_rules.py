@@ -369,6 +369,9 @@ def test_scoped_verify_is_a_warning_on_tls12_only() -> None:
         (ServerKind.APACHE, 2, 1),
         (ServerKind.APACHE, 0, -1),
         (ServerKind.HAPROXY, None, 100),
+        # lighttpd's own check counts the root (proven in test_lint_proofs_agreement.py).
+        (ServerKind.LIGHTTPD, None, 8),
+        (ServerKind.LIGHTTPD, 1, 0),
     ],
 )
 def test_depth_semantics_measured_on_the_servers(

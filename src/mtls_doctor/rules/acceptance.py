@@ -38,7 +38,13 @@ from mtls_doctor.rules.serverconf import DEPTH_DIRECTIVE, allowed_intermediates,
 from mtls_doctor.rules.verdict import PRIORITY
 from mtls_doctor.rules.verify_policy import VerifyError, Walk, ignored_by_policy, openssl_order
 from mtls_doctor.rules.walk import TRUSTED_FIRST, End, walk
-from mtls_doctor.serverconf.facts import TLSServerBlock, VerifyCheck, VerifyMode
+from mtls_doctor.serverconf.facts import (
+    FileRole,
+    ServerKind,
+    TLSServerBlock,
+    VerifyCheck,
+    VerifyMode,
+)
 from mtls_doctor.x509errors import X509Error
 
 #: The title of a rejection whose reason is the server's own configuration.
@@ -273,6 +279,35 @@ def check_depth(walk_: Walk) -> None:
     )
 
 
+def check_issuer_named(walk_: Walk, advertised: tuple[str, ...]) -> None:
+    """lighttpd (mod_openssl) with ``ssl.ca-dn-file``: the client certificate's own issuer
+    must be one of its names, else X509_V_ERR_CERT_REJECTED at depth 0 (verify_callback)."""
+    block = walk_.block
+    if (
+        block.kind is not ServerKind.LIGHTTPD
+        or block.name != "mod_openssl"
+        or not block.files_with(FileRole.CA_NAMES)
+        or not advertised
+        or not walk_.chain
+    ):
+        return
+    top = walk_.chain[0].cert
+    issuer = top.subject if walk_.offset else top.issuer
+    if issuer in advertised:
+        return
+    walk_.errors.append(
+        VerifyError(
+            X509Error.CERT_REJECTED,
+            0,
+            Cause.UNTRUSTED_ISSUER,
+            f"The client certificate's issuer {issuer} is not named in ssl.ca-dn-file: "
+            "lighttpd accepts only certificates issued directly by a CA named there "
+            "(certificate rejected), even when the chain verifies.",
+            f"Add {issuer} to ssl.ca-dn-file.",
+        )
+    )
+
+
 def decide(walk_: Walk, subject: str, advertised: tuple[str, ...]) -> Judgement:
     """The errors left after the block's policy → the verdict."""
     ordered = sorted(walk_.errors, key=openssl_order)
@@ -368,4 +403,5 @@ def judge(
     if walk_.anchored:
         check_depth(walk_)
     check_crls(walk_)
+    check_issuer_named(walk_, advertised)
     return decide(walk_, subject, advertised)

@@ -203,6 +203,7 @@ class _Parser:
     def assignment(self, tokens: list[_Token], i: int, scope: _Scope | None) -> int:
         key_token = tokens[i]
         key = key_token.text if "." in key_token.text else f"var.{key_token.text}"
+        key = _ALIASES.get(key, key)
         if i + 1 >= len(tokens) or tokens[i + 1].text not in ("=", "+=", ":="):
             self.fail(key_token, f"'{key_token.text}' must be followed by =, += or :=")
         op = tokens[i + 1].text
@@ -363,6 +364,14 @@ def _tls_module(settings: dict[str, _Setting]) -> str:
     listed = modules.value if modules and isinstance(modules.value, list) else []
     found = [m for m in listed if isinstance(m, str) and m in TLS_MODULES]
     return found[0] if found else "mod_openssl"
+
+
+#: lighttpd 1.4.69 aliases (mod_openssl/mod_gnutls set_defaults: the same settings).
+_ALIASES = {
+    "ssl.verifyclient.ca-file": "ssl.ca-file",
+    "ssl.verifyclient.ca-dn-file": "ssl.ca-dn-file",
+    "ssl.verifyclient.ca-crl-file": "ssl.ca-crl-file",
+}
 
 
 def _block(

@@ -33,6 +33,7 @@ from mtls_doctor.defaults import DEFAULT_WARN_DAYS
 from mtls_doctor.model import Finding
 from mtls_doctor.rules.serverconf.cas import (
     check_ca_certificates,
+    check_ca_dn_file,
     check_ca_names,
     check_chain_completeness,
     check_files,
@@ -89,6 +90,7 @@ BLOCK_RULES: tuple[Callable[[Context], list[Finding]], ...] = (
     check_ca_certificates,
     check_chain_completeness,
     check_ca_names,
+    check_ca_dn_file,
     check_verify_depth,
     check_crls,
     check_optional,

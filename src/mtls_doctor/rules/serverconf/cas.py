@@ -294,6 +294,34 @@ def check_ca_names(ctx: Context) -> list[Finding]:
     return findings
 
 
+def check_ca_dn_file(ctx: Context) -> list[Finding]:
+    """lighttpd + mod_openssl: a client certificate's issuer must be named in ssl.ca-dn-file."""
+    block = ctx.block
+    if (
+        block.kind is not ServerKind.LIGHTTPD
+        or block.name != "mod_openssl"
+        or block.verify is VerifyMode.NONE
+        or not block.files_with(FileRole.CA_NAMES)
+    ):
+        return []
+    names = set(advertised_names(block, ctx.material))
+    trusted = ctx.material.trusted
+    return [
+        finding(
+            "ca_dn_file_excludes_issuer",
+            ctx.where_of(cert),
+            f"{cert.subject} is trusted but not named in ssl.ca-dn-file: lighttpd rejects "
+            "client certificates it issues (their issuer must be named there), even though "
+            "the chain verifies. Add it to ssl.ca-dn-file.",
+        )
+        for cert in trusted
+        if (cert.is_ca or cert.self_signed)
+        and cert.subject not in names
+        # A root that only issues trusted intermediates issues no client certificates.
+        and not (cert.self_signed and any(issues(ctx.material, cert, c) for c in trusted))
+    ]
+
+
 def check_verify_depth(ctx: Context) -> list[Finding]:
     """The depth setting against the deepest chain the trusted CAs imply."""
     block = ctx.block

@@ -162,6 +162,14 @@ _RULE_ROWS: tuple[Rule, ...] = (
         "Browsers then offer every certificate the user has, not just the right one.",
     ),
     Rule(
+        "ca_dn_file_excludes_issuer",
+        Severity.WARNING,
+        "A trusted CA is not named in lighttpd's ssl.ca-dn-file.",
+        "lighttpd (mod_openssl) accepts only client certificates whose own issuer is named in "
+        "ssl.ca-dn-file: certificates this CA issues are rejected (certificate rejected), "
+        "even though their chain verifies.",
+    ),
+    Rule(
         "verify_depth_too_small",
         Severity.ERROR,
         "The verify depth is too small for the chains the trusted CAs imply.",
