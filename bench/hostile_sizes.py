@@ -3,7 +3,10 @@
 - a megabyte of ``-----BEGIN CERTIFICATE-----`` lines (PEM scanning);
 - 10,000 certificates in one PEM file (leaf detection);
 - 1,000 certificates with the same name and different keys (leaf detection);
-- lint-server on an nginx configuration of 10,000 and 100,000 server blocks.
+- lint-server on an nginx configuration of 10,000 and 100,000 server blocks;
+- lint-server on a lighttpd configuration of 1,000 and 10,000 ``$SERVER["socket"]``
+  blocks (the peer is ``lighttpd -p``, lighttpd's own parser in its own process;
+  lighttpd 1.4.69 aborts on 10,000 conditionals).
 
 Each case runs in its own process (so a quadratic version can be stopped at
 ``--limit`` seconds) against the ``src`` tree given (default: this checkout),
@@ -71,6 +74,14 @@ MAKE = textwrap.dedent(
         text = "events {}\\nhttp {\\n" + "".join(
             block.format(port=1024 + n % 60000, n=n) for n in range(count)) + "}\\n"
         (out / f"nginx-{count}.conf").write_text(text)
+    for count in (1_000, 10_000):
+        block = (
+            '$SERVER["socket"] == "127.0.0.1:{port}" {{\\n  ssl.engine = "enable"\\n'
+            '  ssl.ca-file = "' + ca_path + '"\\n  ssl.verifyclient.activate = "enable"\\n}}\\n'
+        )
+        text = 'server.modules = ("mod_openssl")\\nserver.document-root = "/tmp"\\n' + "".join(
+            block.format(port=1024 + n % 60000) for n in range(count))
+        (out / f"lighttpd-{count}.conf").write_text(text)
     """
 )
 
@@ -84,6 +95,16 @@ def _pem_peer(name: str) -> str:
     return (
         f"try:\n    x509.load_pem_x509_certificates((F / '{name}').read_bytes())\n"
         "except ValueError:\n    pass"
+    )
+
+
+_RUN = "import subprocess"
+
+
+def _lighttpd_p(name: str) -> str:
+    return (
+        f"done = subprocess.run(['lighttpd', '-p', '-f', str(F / '{name}')], capture_output=True)\n"
+        "assert done.returncode == 0, done.stderr.decode()[-80:]"
     )
 
 
@@ -112,6 +133,14 @@ CASES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "lint-server: 100,000 server blocks": (
         (_LINT, "lint_server([str(F / 'nginx-100000.conf')])"),
         (_PLANE, _plane("nginx-100000.conf")),
+    ),
+    "lint-server: lighttpd, 1,000 socket blocks": (
+        (_LINT, "lint_server([str(F / 'lighttpd-1000.conf')])"),
+        (_RUN, _lighttpd_p("lighttpd-1000.conf")),
+    ),
+    "lint-server: lighttpd, 10,000 socket blocks": (
+        (_LINT, "lint_server([str(F / 'lighttpd-10000.conf')])"),
+        (_RUN, _lighttpd_p("lighttpd-10000.conf")),
     ),
 }
 
