@@ -57,6 +57,7 @@ $SERVER["socket"] == ":9443" {
 $SERVER["socket"] == ":8081" {
     server.document-root = "/srv/plain"
 }
+$REQUEST_HEADER["User-Agent"] =~ "curl" { url.access-deny = ( "" ) }
 """
 
 
@@ -92,6 +93,7 @@ def test_tricky_syntax_arrays_includes_scopes_and_inheritance(tmp_path: Path) ->
     notes = " ".join(first.notes)
     assert "include_shell" in notes and "not run" in notes
     assert '$HTTP["host"] =~' in notes and "else branch" in notes
+    assert '$REQUEST_HEADER["User-Agent"] =~ "curl"' in notes
     assert "TLS by" not in notes  # mod_openssl is what the verdicts model
 
 

@@ -60,7 +60,6 @@ MAX_FILES = 10_000
 MAX_NESTING = 64
 #: The TLS modules lighttpd 1.4 ships; without one, ``ssl.engine`` loads mod_openssl.
 TLS_MODULES = ("mod_openssl", "mod_gnutls", "mod_mbedtls", "mod_wolfssl", "mod_nss")
-DEFAULT_DEPTH = 9
 
 Value = str | int | list["Value"] | tuple[str, "Value"]
 
@@ -70,7 +69,7 @@ _TOKEN = re.compile(
   | (?P<newline>\n)
   | (?P<comment>\#[^\n]*)
   | (?P<string>"(?:[^"\\\n]|\\.)*")
-  | (?P<cond>\$[A-Za-z]+\[\s*"[^"\n]*"\s*\])
+  | (?P<cond>\$[A-Za-z_]+\[\s*"[^"\n]*"\s*\])
   | (?P<op>\+=|:=|=>|==|!=|=~|!~|=\^|=\$|[=+(),{}])
   | (?P<number>\d+(?![\w.-]))
   | (?P<word>[A-Za-z_][\w.-]*)
@@ -100,7 +99,6 @@ class _Scope:
     where: Where
     socket: str = ""
     settings: dict[str, _Setting] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
 
 def _tokens(text: str, file: str) -> list[_Token]:
