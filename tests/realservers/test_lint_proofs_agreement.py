@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from mtls_doctor.causes import Cause
 from mtls_doctor.lab.pki import LabPKI
@@ -82,15 +83,23 @@ def _haproxy(crls: str, **extra: object) -> Starter:
     return start
 
 
-def _lighttpd(crls: str, ca_dn_file: str | None = None, **extra: object) -> Starter:
+def _lighttpd(
+    crls: str, ca_dn_file: str | None = None, another_root_first: bool = False, **extra: object
+) -> Starter:
     def start(run: ServerRunner, lab: LabPKI, m: Material, _pem: Path) -> RunningServer:
         if ca_dn_file is not None:
             extra["ca_dn_file"] = getattr(m, ca_dn_file)
+        ca_file = m.root
+        if another_root_first:
+            # The "untrusted" identity's root, then the lab's: two CAs in ssl.ca-file.
+            other = lab.identities["untrusted"].chain[-1].public_bytes(Encoding.PEM)
+            ca_file = lab.directory / "another-root-first.pem"
+            ca_file.write_bytes(other + m.root.read_bytes())
         return run(
             start_lighttpd,
             cert=lab.server_pem,
             key=lab.server_key_file,
-            ca_file=m.root,
+            ca_file=ca_file,
             crl=getattr(m, crls),
             **extra,  # type: ignore[arg-type]
         )
@@ -124,6 +133,11 @@ CONFIGS: dict[str, Starter] = {
     "lighttpd-depth-1": _lighttpd("all_crls", verify_depth=1),
     # mod_gnutls: the CRLs are not applied, extended key usage and RSA 1024 not checked.
     "lighttpd-gnutls": _lighttpd("all_crls", tls_module="gnutls"),
+    # mod_gnutls trusts the first CA of ssl.ca-file (and its issuers there), not the others.
+    "lighttpd-gnutls-two-roots": _lighttpd(
+        "all_crls", another_root_first=True, tls_module="gnutls"
+    ),
+    "lighttpd-two-roots": _lighttpd("all_crls", another_root_first=True),
     # ssl.ca-dn-file names only the root: lighttpd refuses certificates the
     # intermediate issued (their issuer is not named), though the chain verifies.
     "lighttpd-ca-dn-root": _lighttpd("all_crls", ca_dn_file="root"),

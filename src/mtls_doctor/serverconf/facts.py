@@ -187,6 +187,9 @@ class TLSServerBlock:
     notes: tuple[str, ...] = ()
     #: An nginx ``stream`` server (a TCP proxy): refusals close the connection.
     stream: bool = False
+    #: Only the first certificate of each trusted file (and its issuers there) is
+    #: trusted: lighttpd's mod_gnutls, measured on the real server.
+    trusts_first_ca_only: bool = False
 
     def files_with(self, *roles: FileRole) -> tuple[ConfigFile, ...]:
         """The named files of the given roles, in configuration order."""

@@ -421,8 +421,8 @@ def _block(
             "TLS by mod_gnutls: no CA names are sent without ssl.ca-dn-file; "
             "ssl.ca-crl-file is not applied to client certificates; GnuTLS ignores extended "
             "key usage and accepts RSA keys below 2048 bits; only the first certificate of "
-            "ssl.ca-file (and its issuers there) may be trusted; ssl.verifyclient.depth is "
-            "GnuTLS's limit, not lighttpd's own check (not modelled)."
+            "ssl.ca-file (and its issuers there) is trusted, the other CAs there are not; "
+            "ssl.verifyclient.depth is GnuTLS's limit, not lighttpd's own check (not modelled)."
         )
     elif module != "mod_openssl":
         notes.append(
@@ -448,6 +448,7 @@ def _block(
         crl_check=CrlCheck.CHAIN if crl else CrlCheck.NONE,
         crl_check_at=crl.where if crl else None,
         notes=tuple(notes),
+        trusts_first_ca_only=module == "mod_gnutls",
     )
 
 

@@ -175,7 +175,10 @@ class MaterialLoader:
         for config, read in reads:
             if not config.role.trusted:
                 continue
-            for cert in read.certificates:
+            certificates = read.certificates
+            if block.trusts_first_ca_only:
+                certificates = first_and_its_issuers(certificates)
+            for cert in certificates:
                 fp = cert.fingerprint(_SHA256)
                 if fp not in seen:
                     seen[fp] = None
@@ -246,6 +249,21 @@ def crl_facts(
         fingerprint_sha256=_fingerprint(crl.public_bytes(serialization.Encoding.DER)),
         verified_by=signer.fingerprint(_SHA256).hex() if signer is not None else None,
     )
+
+
+def first_and_its_issuers(certificates: list[x509.Certificate]) -> list[x509.Certificate]:
+    """The file's first certificate and, by name, the ones above it in the same file."""
+    if not certificates:
+        return []
+    chain = [certificates[0]]
+    while chain[-1].issuer != chain[-1].subject:
+        above = next(
+            (c for c in certificates if c.subject == chain[-1].issuer and c not in chain), None
+        )
+        if above is None:
+            break
+        chain.append(above)
+    return chain
 
 
 def load_certificates(path: Path) -> list[x509.Certificate]:
