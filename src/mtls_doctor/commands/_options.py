@@ -13,6 +13,7 @@ from mtls_doctor.errors import UsageError
 
 if TYPE_CHECKING:
     from mtls_doctor.files import FileReadError
+    from mtls_doctor.tls.target import Target
 
 PasswordSource = Callable[[str], "bytes | None"]
 #: A password file holds one line; anything this large is the wrong file.
@@ -137,6 +138,15 @@ def add_tls_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
             raise argparse.ArgumentTypeError(str(exc)) from exc
 
     parser.add_argument("--tls", type=tls_version, metavar=f"{{{numbers}}}", help=help_text)
+
+
+def target_of(args: argparse.Namespace) -> Target:
+    """The command's TARGET with the network options that shape it (add_network_arguments)."""
+    from mtls_doctor.tls.target import parse_target
+
+    return parse_target(
+        args.target, sni=args.sni, connect_to=args.connect_to, protocol=args.protocol
+    )
 
 
 def _positive_float(text: str) -> float:

@@ -91,15 +91,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from mtls_doctor.commands._options import password_source
+    from mtls_doctor.commands._options import password_source, target_of
     from mtls_doctor.diagnosis import CheckRequest, check, network_diagnosis
     from mtls_doctor.errors import NetworkError
     from mtls_doctor.render import json as render_json
-    from mtls_doctor.tls.target import parse_target
 
-    target = parse_target(
-        args.target, sni=args.sni, connect_to=args.connect_to, protocol=args.protocol
-    )
+    target = target_of(args)
     if args.crl:
         # A --crl the user named is bad input when missing or not a CRL, before any
         # handshake: otherwise it is read only when revocation is looked at.

@@ -60,16 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ui: UI) -> int:
     """Load, probe once, run the picker, render."""
     from mtls_doctor.browser import browser_view, load_sources
-    from mtls_doctor.commands._options import password_source
+    from mtls_doctor.commands._options import password_source, target_of
     from mtls_doctor.errors import UsageError
     from mtls_doctor.render.picker import browser_view_json, browser_view_text
     from mtls_doctor.rules.fixes import BROWSER_PROTOCOLS
     from mtls_doctor.rules.probe import ClientAuth
-    from mtls_doctor.tls.target import parse_target
 
-    target = parse_target(
-        args.target, sni=args.sni, connect_to=args.connect_to, protocol=args.protocol
-    )
+    target = target_of(args)
     if target.protocol not in BROWSER_PROTOCOLS:
         raise UsageError(
             f"--for {target}: this shows what a browser would offer, and browsers speak "

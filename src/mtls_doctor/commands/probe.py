@@ -14,6 +14,7 @@ from mtls_doctor.commands._options import (
     add_network_arguments,
     add_tls_argument,
     add_verbose_argument,
+    target_of,
 )
 from mtls_doctor.ui import UI
 
@@ -35,11 +36,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     """Probe, render; exit 0 (a network error raises and exits 3)."""
     from mtls_doctor.probing import probe
     from mtls_doctor.render import json as render_json
-    from mtls_doctor.tls.target import parse_target
 
-    target = parse_target(
-        args.target, sni=args.sni, connect_to=args.connect_to, protocol=args.protocol
-    )
+    target = target_of(args)
     report = probe(target, timeout=args.timeout, tls_version=args.tls)
     if ui.json_mode:
         ui.emit_json(render_json.probe_report(report))

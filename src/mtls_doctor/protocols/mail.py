@@ -78,7 +78,7 @@ def _last(reply: bytes) -> str:
 def _greeting(stream: Stream, target: Target, looks_right: re.Pattern[bytes]) -> bytes:
     """The server's first line; it greets at once, so silence or another first line
     (an SSH banner, binary) ends the wait instead of running out the timeout."""
-    title = "SMTP" if target.protocol == "smtp" else "IMAP"
+    title = target.spec.title
     try:
         first = read_until(stream, lambda buf: b"\n" in buf or len(buf) >= 512)
     except ConnectTimeout as exc:

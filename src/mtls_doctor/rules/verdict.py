@@ -36,7 +36,7 @@ from mtls_doctor.rules.chain import ChainReach, Reach, Trust, check_chain_agains
 from mtls_doctor.rules.fixes import fill_verdict, fix_context, make_verdict
 from mtls_doctor.rules.identity import check_identity
 from mtls_doctor.rules.outcome import Outcome, outcome
-from mtls_doctor.rules.posthandshake import per_path_client_auth
+from mtls_doctor.rules.posthandshake import Note, per_path_client_auth
 from mtls_doctor.rules.sigalgs import certificate_not_sent
 from mtls_doctor.tls.alerts import TLSAlert
 
@@ -343,15 +343,21 @@ def _refuses_chain(attempt: HandshakeFacts) -> bool:
     return attempt.closed_without_answer
 
 
+def _with_note(cause: Cause, detail: str, note: Note) -> Verdict:
+    """The verdict with the per-path client-auth note: its sentence and both fixes."""
+    return make_verdict(
+        cause, f"{detail} {note.sentence}", (note.user_fix,), server_fixes=(note.server_fix,)
+    )
+
+
 def _not_requested(facts: HandshakeFacts) -> Verdict:
     served = f" ({evidence_clause(facts)})" if facts.http is not None else ""
     note = per_path_client_auth(facts)
     if note is not None:
-        return make_verdict(
+        return _with_note(
             Cause.CLIENT_AUTH_NOT_REQUESTED,
-            f"No CertificateRequest came during the TLS 1.3 handshake{served}. {note.sentence}",
-            (note.user_fix,),
-            server_fixes=(note.server_fix,),
+            f"No CertificateRequest came during the TLS 1.3 handshake{served}.",
+            note,
         )
     return make_verdict(
         Cause.CLIENT_AUTH_NOT_REQUESTED,
@@ -387,11 +393,8 @@ def _without_certificate(facts: HandshakeFacts | None) -> Verdict:
     if result is Outcome.APP_REFUSED and not facts.certificate_requested:
         note = per_path_client_auth(facts)
         if note is not None:
-            return make_verdict(
-                Cause.REJECTED_BY_APPLICATION,
-                f"Without a certificate, {evidence}. {note.sentence}",
-                (note.user_fix,),
-                server_fixes=(note.server_fix,),
+            return _with_note(
+                Cause.REJECTED_BY_APPLICATION, f"Without a certificate, {evidence}.", note
             )
         return make_verdict(Cause.REJECTED_BY_APPLICATION, f"Without a certificate, {evidence}.")
     names = "; ".join(facts.acceptable_ca_names) or "none listed (any CA it trusts)"
